@@ -1,0 +1,32 @@
+# Every target builds .venv from pyproject.toml when it is missing; nothing relies on packages
+# installed by hand.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo bench soak goldens clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -m "not soak"
+
+soak: $(STAMP)
+	$(PY) -m pytest -q -m soak
+
+demo: $(STAMP)
+	$(VENV)/bin/clarifai-workflow-predict demo
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+goldens: $(STAMP)
+	$(PY) -m tests.integration.goldens
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

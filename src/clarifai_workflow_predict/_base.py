@@ -1,0 +1,180 @@
+"""What the sync and async clients share: their settings and the I/O-free part of each call.
+
+The two clients are thin shells over this: they differ only in how they open channels, send an
+attempt, sleep between attempts and run chunks concurrently.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+
+from . import _auth, _channel, _request
+from ._retry import Deadline, RetryPolicy
+from .errors import InputError
+
+__all__ = ["BaseClient"]
+
+_DEFAULT_RETRY = RetryPolicy()
+
+
+class BaseClient:
+    """Settings, validation and call preparation shared by ``WorkflowClient`` and
+    ``AsyncWorkflowClient``."""
+
+    _aio = False  # whether this client takes grpc.aio channels
+
+    def __init__(
+        self,
+        pat: str | None = None,
+        *,
+        user_id: str | None = None,
+        app_id: str | None = None,
+        target: str | None = None,
+        channel: Any = None,
+        stub: Any = None,
+        insecure: bool = False,
+        root_certificates: bytes | str | Any = None,
+        timeout: float | None = 30.0,
+        retry: RetryPolicy | None = _DEFAULT_RETRY,
+        max_concurrency: int = 4,
+        batch_size: int = _request.MAX_INPUTS_PER_REQUEST,
+        allow_insecure_pat: bool = False,
+    ) -> None:
+        self._closed = True  # until construction succeeds, so close() has nothing to undo
+        pat = _auth.resolve_pat(pat)
+        self._metadata = _auth.auth_metadata(pat)
+        self.user_id = _auth.env(user_id, _auth.USER_ID_ENV)
+        self.app_id = _auth.env(app_id, _auth.APP_ID_ENV)
+        self._owner = _request.user_app_id(self.user_id, self.app_id)
+        self.timeout = _check_timeout(timeout, "timeout")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise InputError(f"retry must be a RetryPolicy or None, got {type(retry).__name__}")
+        self.retry = retry
+        self.max_concurrency = _check_int(max_concurrency, "max_concurrency", 1, 1024)
+        self.batch_size = _check_int(
+            batch_size, "batch_size", 1, _request.MAX_INPUTS_PER_REQUEST
+        )
+        self._drop_in = channel is not None or stub is not None
+        if self._drop_in:
+            if channel is not None and stub is not None:
+                raise InputError("pass channel= or stub=, not both")
+            for name, value in (
+                ("target", target),
+                ("root_certificates", root_certificates),
+            ):
+                if value is not None:
+                    raise InputError(f"{name}= has no effect with a channel= or stub= of yours")
+            if insecure:
+                raise InputError("insecure= has no effect with a channel= or stub= of yours")
+            self.target = None
+            self._method = self._drop_in_method(channel, stub)
+        else:
+            self.target = _channel.resolve_target(target)
+            if insecure:
+                _channel.check_plaintext(self.target, pat, allow_insecure_pat)
+                if root_certificates is not None:
+                    raise InputError("root_certificates has no effect with insecure=True")
+                self._credentials = None
+            else:
+                self._credentials = _channel.credentials(root_certificates)
+        self._start()
+        self._closed = False
+
+    def _start(self) -> None:
+        """Open what the client owns (the sync client's channel; the async one is lazy)."""
+        raise NotImplementedError
+
+    def _drop_in_method(self, channel: Any, stub: Any) -> Any:
+        if stub is not None:
+            method = getattr(stub, "PostWorkflowResults", None)
+            if not callable(method):
+                raise InputError(
+                    f"stub= must be a V2Stub (with PostWorkflowResults), got {type(stub).__name__}"
+                )
+            return method
+        import grpc.aio
+
+        is_aio = isinstance(channel, grpc.aio.Channel)
+        if is_aio != self._aio or not callable(getattr(channel, "unary_unary", None)):
+            wanted = "a grpc.aio.Channel" if self._aio else "a grpc.Channel"
+            hint = (
+                " (an aio channel belongs with AsyncWorkflowClient)"
+                if is_aio
+                else " (a sync channel belongs with WorkflowClient)"
+                if self._aio
+                else ""
+            )
+            raise InputError(f"channel= must be {wanted}, got {type(channel).__name__}{hint}")
+        return _channel.bind(channel, ours=False)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"{type(self).__name__} is closed; make a new one to predict")
+
+    def _prepare(
+        self,
+        workflow_id: str,
+        inputs: Any,
+        *,
+        user_id: str | None,
+        app_id: str | None,
+        version_id: str | None,
+        output_config: Any,
+        node_runner_selectors: Mapping[str, resources_pb2.RunnerSelector] | None,
+        workflow_state_id: str | None,
+        timeout: float | None,
+        metadata: Sequence[tuple[str, str]] | None,
+    ) -> tuple[_request.Plan, Deadline, _auth.Metadata]:
+        """Everything ``predict`` does before its first RPC."""
+        self._check_open()
+        owner = self._owner
+        if user_id is not None or app_id is not None:
+            owner = _request.user_app_id(user_id or self.user_id, app_id or self.app_id)
+        plan = _request.plan(
+            workflow_id,
+            inputs,
+            owner=owner,
+            batch_size=self.batch_size,
+            version_id=version_id,
+            output_config=output_config,
+            node_runner_selectors=node_runner_selectors,
+            workflow_state_id=workflow_state_id,
+        )
+        return plan, self._deadline(timeout), _auth.extra_metadata(self._metadata, metadata)
+
+    def _prepare_request(
+        self, request: Any, timeout: float | None, metadata: Sequence[tuple[str, str]] | None
+    ) -> tuple[Deadline, _auth.Metadata]:
+        """Everything ``predict_request`` does before its first RPC."""
+        self._check_open()
+        if not isinstance(request, service_pb2.PostWorkflowResultsRequest):
+            raise InputError(
+                f"predict_request() takes a PostWorkflowResultsRequest, got {type(request).__name__}"
+            )
+        return self._deadline(timeout), _auth.extra_metadata(self._metadata, metadata)
+
+    def _deadline(self, timeout: float | None) -> Deadline:
+        return Deadline(self.timeout if timeout is None else _check_timeout(timeout, "timeout"))
+
+    def __repr__(self) -> str:
+        where = f"target={self.target!r}" if self.target else "drop-in channel"
+        owner = f", user_id={self.user_id!r}, app_id={self.app_id!r}" if self._owner else ""
+        pat = "set" if self._metadata else "none"
+        closed = ", closed" if self._closed else ""
+        return f"<{type(self).__name__} {where}{owner}, pat={pat}{closed}>"
+
+
+def _check_timeout(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InputError(f"{name} must be a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def _check_int(value: Any, name: str, low: int, high: int) -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise InputError(f"{name} must be an int from {low} to {high}, got {value!r}")
+    return value

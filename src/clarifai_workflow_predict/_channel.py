@@ -1,0 +1,156 @@
+"""Channels: the target, TLS, channel options, and binding the one method we call.
+
+The client binds ``/clarifai.api.V2/PostWorkflowResults`` itself with ``unary_unary`` rather
+than building a ``V2Stub``: the stub binds hundreds of methods (milliseconds) and depends on a
+module global that only ``ClarifaiChannel`` sets.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import grpc
+from clarifai_grpc.grpc.api import service_pb2
+
+from .errors import InputError
+
+__all__ = [
+    "DEFAULT_TARGET",
+    "METHOD",
+    "CHANNEL_OPTIONS",
+    "resolve_target",
+    "is_loopback",
+    "check_plaintext",
+    "credentials",
+    "bind",
+]
+
+TARGET_ENV = "CLARIFAI_GRPC_BASE"
+DEFAULT_TARGET = "api.clarifai.com:443"
+METHOD = "/clarifai.api.V2/PostWorkflowResults"
+
+#: Largest response accepted on our channels. Responses carry embeddings and video frames for
+#: up to 32 inputs; 256 MiB bounds memory while leaving room for those.
+MAX_RECEIVE_BYTES = 256 * 1024 * 1024
+#: Largest request sent: the API's 128 MiB request limit plus room for framing.
+MAX_SEND_BYTES = 129 * 1024 * 1024
+
+CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
+    # Retries are this library's alone: no gRPC retry policy, and no service config from DNS
+    # that could add one, so attempts never multiply.
+    ("grpc.enable_retries", 0),
+    ("grpc.service_config_disable_resolution", 1),
+    ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
+    ("grpc.max_send_message_length", MAX_SEND_BYTES),
+)
+
+_SERIALIZE = service_pb2.PostWorkflowResultsRequest.SerializeToString
+_DESERIALIZE = service_pb2.PostWorkflowResultsResponse.FromString
+_LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def resolve_target(target: str | None) -> str:
+    """``target``, else ``CLARIFAI_GRPC_BASE``, else ``api.clarifai.com:443``; ``:443`` added
+    to a target without a port."""
+    if target is None:
+        target = os.environ.get(TARGET_ENV) or DEFAULT_TARGET
+    if not isinstance(target, str) or not target.strip():
+        raise InputError(f"target must be a non-empty 'host:port' str, got {target!r}")
+    target = target.strip()
+    if "://" in target and not target.startswith(("unix://", "dns://", "ipv4:", "ipv6:")):
+        raise InputError(
+            f"target {target!r} is a URL; gRPC wants 'host:port', e.g. 'api.clarifai.com:443'"
+        )
+    if target.startswith(("unix:", "dns:", "ipv4:", "ipv6:")):
+        return target
+    if target.startswith("["):  # [v6]:port or [v6]
+        return target if "]:" in target else target + ":443"
+    if target.count(":") > 1:  # a bare IPv6 address
+        return f"[{target}]:443"
+    return target if ":" in target else target + ":443"
+
+
+def host_of(target: str) -> str:
+    """The host part of a resolved target (``unix:`` sockets give ``"localhost"``)."""
+    if target.startswith("unix:"):
+        return "localhost"
+    for scheme in ("dns:///", "dns:", "ipv4:", "ipv6:"):
+        if target.startswith(scheme):
+            target = target[len(scheme) :].split(",", 1)[0]
+            break
+    if target.startswith("["):
+        return target[1 : target.index("]")]
+    return target.rsplit(":", 1)[0]
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ``::1``."""
+    if host.lower() in _LOCAL_NAMES:
+        return True
+    import ipaddress  # only plaintext targets need it
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_plaintext(target: str, pat: str | None, allowed: bool) -> None:
+    """Refuse to send a PAT in plaintext to a host that is not loopback, unless ``allowed``."""
+    if pat and not allowed and not is_loopback(host_of(target)):
+        raise InputError(
+            f"insecure=True would send the PAT in plaintext to {target!r}, which is not a "
+            "loopback address; use TLS, or pass allow_insecure_pat=True if the network "
+            "between you and it is trusted"
+        )
+
+
+def credentials(root_certificates: bytes | str | os.PathLike[str] | None) -> grpc.ChannelCredentials:
+    """TLS credentials: gRPC's root certificates, or ``root_certificates`` (PEM bytes or a path)."""
+    if root_certificates is None:
+        return grpc.ssl_channel_credentials()
+    if isinstance(root_certificates, (bytes, bytearray)):
+        pem = bytes(root_certificates)
+    elif isinstance(root_certificates, (str, os.PathLike)):
+        try:
+            with open(root_certificates, "rb") as f:
+                pem = f.read()
+        except OSError as exc:
+            raise InputError(
+                f"cannot read root_certificates {os.fspath(root_certificates)!r}: "
+                f"{exc.strerror or exc}"
+            ) from exc
+    else:
+        raise InputError(
+            f"root_certificates must be PEM bytes or a path, got {type(root_certificates).__name__}"
+        )
+    if b"-----BEGIN CERTIFICATE-----" not in pem:
+        raise InputError("root_certificates holds no PEM certificate")
+    return grpc.ssl_channel_credentials(root_certificates=pem)
+
+
+def open_channel(module: Any, target: str, creds: grpc.ChannelCredentials | None) -> Any:
+    """A new channel from ``module`` (``grpc`` or ``grpc.aio``): TLS with ``creds``, plaintext
+    without, and ``CHANNEL_OPTIONS`` either way."""
+    if creds is None:
+        return module.insecure_channel(target, options=CHANNEL_OPTIONS)
+    return module.secure_channel(target, creds, options=CHANNEL_OPTIONS)
+
+
+def bind(channel: Any, *, ours: bool) -> Any:
+    """The ``PostWorkflowResults`` multicallable on ``channel``, bound once and cached by callers.
+
+    On our own channels the method is registered, which saves gRPC interning its name per call;
+    a caller's channel may be a wrapper or test double, so it gets the plain form.
+    """
+    if ours:
+        return channel.unary_unary(
+            METHOD,
+            request_serializer=_SERIALIZE,
+            response_deserializer=_DESERIALIZE,
+            _registered_method=True,
+        )
+    return channel.unary_unary(
+        METHOD, request_serializer=_SERIALIZE, response_deserializer=_DESERIALIZE
+    )

@@ -1,0 +1,127 @@
+"""Responses to a ``WorkflowPrediction``: status checks, alignment, and merging chunks in order.
+
+A chunk's outcome is its ``(response, results)`` or the ``ClarifaiError`` it failed with. A
+failed chunk's inputs get failed results carrying that error's status, so ``results[i]`` always
+belongs to ``inputs[i]``; the call raises only when every chunk failed.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from clarifai_grpc.grpc.api.status import status_pb2
+
+from . import _convert
+from ._request import Plan
+from .errors import FAILURE, MIXED_STATUS, SUCCESS, ApiError, ClarifaiError, from_status
+from .models import ModelOutput, WorkflowPrediction, WorkflowResult, factory
+
+__all__ = ["Outcome", "outcome", "prediction"]
+
+Response = service_pb2.PostWorkflowResultsResponse
+Outcome = Union[tuple[Response, list[WorkflowResult]], ClarifaiError]
+
+_new_result = factory(WorkflowResult)
+_new_prediction = factory(WorkflowPrediction)
+_NO_OUTPUTS: tuple[ModelOutput, ...] = ()
+_ACCEPTED = (SUCCESS, MIXED_STATUS)
+
+
+def outcome(plan: Plan, chunk: int, response: Response) -> Outcome:
+    """Check and convert the response to request ``chunk`` of ``plan``."""
+    status = response.status
+    if status.code not in _ACCEPTED:
+        return from_status(status)
+    start, stop = plan.bounds[chunk]
+    messages = response.results
+    if len(messages) != stop - start:
+        return ApiError(
+            FAILURE,
+            f"malformed response: {len(messages)} results for {stop - start} inputs",
+            f"inputs[{start}:{stop}]",
+            status.req_id,
+        )
+    results = _convert.results(messages)
+    inputs = plan.inputs
+    for offset, result in enumerate(results):
+        sent = inputs[start + offset].id
+        if sent and result.input_id and result.input_id != sent:
+            return ApiError(
+                FAILURE,
+                f"malformed response: result {offset} is for input {result.input_id!r}, "
+                f"but input {sent!r} was sent there",
+                f"inputs[{start}:{stop}]",
+                status.req_id,
+            )
+    return response, results
+
+
+def prediction(plan: Plan, outcomes: list[Outcome]) -> WorkflowPrediction:
+    """The prediction for ``plan`` from its chunks' outcomes; raises if every chunk failed."""
+    if len(outcomes) == 1:
+        only = outcomes[0]
+        if isinstance(only, ClarifaiError):
+            raise only
+        response, results = only
+        return _new_prediction(
+            plan.workflow_id,
+            _convert.status(response.status),
+            tuple(results),
+            (response.status.req_id,),
+            (response,),
+        )
+    failures = [o for o in outcomes if isinstance(o, ClarifaiError)]
+    if len(failures) == len(outcomes):
+        raise failures[0]
+    merged: list[WorkflowResult] = []
+    responses: list[Response] = []
+    all_ok = not failures
+    for (start, stop), chunk in zip(plan.bounds, outcomes):
+        if isinstance(chunk, ClarifaiError):
+            merged.extend(_failed(plan, start, stop, chunk))
+            continue
+        response, results = chunk
+        responses.append(response)
+        all_ok = all_ok and response.status.code == SUCCESS
+        merged.extend(results)
+    code = SUCCESS if all_ok else MIXED_STATUS
+    summary = status_pb2.Status(code=code, description="Ok" if all_ok else "Mixed Success")
+    return _new_prediction(
+        plan.workflow_id,
+        _convert.status(summary),
+        tuple(merged),
+        tuple(r.status.req_id for r in responses),
+        tuple(responses),
+    )
+
+
+def failure_status(error: ClarifaiError) -> status_pb2.Status:
+    """The status a failed chunk's inputs carry: the in-band code, or ``FAILURE`` with the gRPC
+    code in ``details`` when the RPC itself failed."""
+    if isinstance(error, ApiError):
+        return status_pb2.Status(
+            code=error.code,
+            description=error.description,
+            details=error.details,
+            req_id=error.req_id,
+        )
+    code = getattr(error, "grpc_code", None)
+    details = getattr(error, "details", "")
+    return status_pb2.Status(
+        code=FAILURE,
+        description="the request for these inputs failed",
+        details=f"gRPC {code.name}: {details}" if code is not None else str(error),
+    )
+
+
+def _failed(plan: Plan, start: int, stop: int, error: ClarifaiError) -> list[WorkflowResult]:
+    raw_status = failure_status(error)
+    status = _convert.status(raw_status)
+    out = []
+    for proto in plan.inputs[start:stop]:
+        raw = resources_pb2.WorkflowResult(
+            status=raw_status, input=resources_pb2.Input(id=proto.id)
+        )
+        out.append(_new_result("", proto.id, status, _NO_OUTPUTS, raw))
+    return out

@@ -1,0 +1,179 @@
+"""``WorkflowClient``: the synchronous client, a thin shell over the shared core."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import grpc
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+
+from . import _channel
+from ._base import BaseClient
+from ._response import Outcome, outcome, prediction
+from ._retry import Attempts, Deadline
+from .errors import ClarifaiError
+from .models import WorkflowPrediction
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ._auth import Metadata
+    from ._request import Plan
+
+__all__ = ["WorkflowClient"]
+
+
+class WorkflowClient(BaseClient):
+    """A synchronous client for Clarifai's Workflow Predict RPC.
+
+    ``WorkflowClient(pat=None, *, user_id=None, app_id=None, target=None, channel=None,
+    stub=None, insecure=False, root_certificates=None, timeout=30.0, retry=RetryPolicy(),
+    max_concurrency=4, batch_size=32, allow_insecure_pat=False)``
+
+    - ``pat``, ``user_id``, ``app_id`` and ``target`` fall back to ``CLARIFAI_PAT``,
+      ``CLARIFAI_USER_ID``, ``CLARIFAI_APP_ID`` and ``CLARIFAI_GRPC_BASE``; the target then to
+      ``api.clarifai.com:443``. ``user_id``/``app_id`` name the workflow's owner (e.g.
+      ``clarifai``/``main`` for Clarifai's public workflows).
+    - ``channel=`` (a ``grpc.Channel``) or ``stub=`` (a ``V2Stub``) is used as given and never
+      closed. Otherwise the client opens one TLS channel (plaintext with ``insecure=True``,
+      which refuses to send a PAT to a non-loopback host unless ``allow_insecure_pat=True``)
+      and closes it in ``close()``.
+    - ``timeout`` is each call's whole deadline in seconds, retries and chunks included.
+    - Calls with more than ``batch_size`` inputs are split; at most ``max_concurrency`` requests
+      are in flight at once, on a thread pool the client owns.
+
+    Thread-safe: share one client between threads.
+    """
+
+    def _start(self) -> None:
+        self._channel: grpc.Channel | None = None
+        if not self._drop_in:
+            self._channel = _channel.open_channel(grpc, self.target, self._credentials)
+            self._method = _channel.bind(self._channel, ours=True)
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def predict(
+        self,
+        workflow_id: str,
+        inputs: Any,
+        *,
+        user_id: str | None = None,
+        app_id: str | None = None,
+        version_id: str | None = None,
+        output_config: resources_pb2.OutputConfig | Mapping[str, Any] | None = None,
+        node_runner_selectors: Mapping[str, resources_pb2.RunnerSelector] | None = None,
+        workflow_state_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] | None = None,
+    ) -> WorkflowPrediction:
+        """Run ``inputs`` through workflow ``workflow_id``; ``results[i]`` belongs to ``inputs[i]``.
+
+        ``inputs`` is one input or a sequence: ``Input``, ``resources_pb2.Input``, an
+        ``http(s)://`` URL (an image), ``bytes`` (an image) or an ``os.PathLike`` (a file).
+        ``user_id``/``app_id`` override the client's owner ids for this call. ``timeout``
+        (default: the client's) bounds the whole call. Raises ``InputError`` before sending
+        anything when the arguments are bad, ``ApiError``/``TransportError`` subclasses when
+        the call fails; a failed input shows in its result's status instead.
+        """
+        plan, deadline, md = self._prepare(
+            workflow_id,
+            inputs,
+            user_id=user_id,
+            app_id=app_id,
+            version_id=version_id,
+            output_config=output_config,
+            node_runner_selectors=node_runner_selectors,
+            workflow_state_id=workflow_state_id,
+            timeout=timeout,
+            metadata=metadata,
+        )
+        if len(plan.requests) == 1:
+            return prediction(plan, [self._chunk(plan, 0, deadline, md)])
+        return prediction(plan, self._chunks(plan, deadline, md))
+
+    def predict_request(
+        self,
+        request: service_pb2.PostWorkflowResultsRequest,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] | None = None,
+    ) -> service_pb2.PostWorkflowResultsResponse:
+        """Send a request you built, with auth, the deadline and retries added.
+
+        Returns the response unchanged whatever its in-band status; raises only when the RPC
+        itself fails. No chunking, no conversion.
+        """
+        deadline, md = self._prepare_request(request, timeout, metadata)
+        return self._send(request, deadline, md)
+
+    def close(self) -> None:
+        """Stop the chunk pool and close the channel, if the client opened it. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if self._channel is not None:
+            self._channel.close()
+
+    def __enter__(self) -> WorkflowClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _send(
+        self,
+        request: service_pb2.PostWorkflowResultsRequest,
+        deadline: Deadline,
+        metadata: Metadata,
+    ) -> service_pb2.PostWorkflowResultsResponse:
+        attempts = Attempts(self.retry, deadline)
+        method = self._method
+        while True:
+            try:
+                response = method(request, timeout=attempts.timeout(), metadata=metadata)
+            except grpc.RpcError as exc:
+                delay = attempts.after_rpc_error(exc)
+            else:
+                delay = attempts.after_response(response)
+                if delay is None:
+                    return response
+            time.sleep(delay)
+
+    def _chunk(self, plan: Plan, chunk: int, deadline: Deadline, metadata: Metadata) -> Outcome:
+        try:
+            response = self._send(plan.requests[chunk], deadline, metadata)
+        except ClarifaiError as error:
+            return error
+        return outcome(plan, chunk, response)
+
+    def _chunks(self, plan: Plan, deadline: Deadline, metadata: Metadata) -> list[Outcome]:
+        pool = self._chunk_pool()
+        futures = [
+            pool.submit(self._chunk, plan, chunk, deadline, metadata)
+            for chunk in range(len(plan.requests))
+        ]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+    def _chunk_pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            self._check_open()
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self.max_concurrency,
+                    thread_name_prefix="clarifai-workflow-predict",
+                )
+            return self._pool

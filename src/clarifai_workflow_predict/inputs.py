@@ -1,0 +1,281 @@
+"""``Input``: one thing to send through a workflow, validated when it is made.
+
+``predict`` also takes plain values and turns them into inputs with ``coerce``: an ``http(s)://``
+URL ``str`` (an image URL), ``bytes`` (image bytes), an ``os.PathLike`` (a file, its kind from its
+suffix) or a ``resources_pb2.Input`` (sent as is).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal, Mapping, Union
+
+from clarifai_grpc.grpc.api import resources_pb2
+
+from .errors import InputError
+
+__all__ = ["Input", "InputLike", "Kind", "MAX_IMAGE_BYTES", "coerce"]
+
+Kind = Literal["image", "video", "audio", "text"]
+KINDS: tuple[str, ...] = ("image", "video", "audio", "text")
+
+#: The API's limit for one image: larger ones fail here, before anything is sent.
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+
+_Input = resources_pb2.Input
+_Data = resources_pb2.Data
+_Image = resources_pb2.Image
+_MEDIA = {"image": resources_pb2.Image, "video": resources_pb2.Video, "audio": resources_pb2.Audio}
+
+
+class Input:
+    """One workflow input. Make it with ``from_url``, ``from_bytes``, ``from_file`` or ``from_text``.
+
+    Each takes ``id=`` (the input's id, echoed back as ``WorkflowResult.input_id``) and
+    ``metadata=`` (a JSON-like dict, sent as the input's ``Struct`` metadata). ``proto`` is the
+    ``resources_pb2.Input`` that will be sent; treat it as read-only, since an ``Input`` may be
+    sent many times.
+    """
+
+    __slots__ = ("kind", "proto", "size")
+
+    kind: str
+    proto: resources_pb2.Input
+    size: int
+
+    def __init__(self, proto: resources_pb2.Input, kind: str) -> None:
+        if not isinstance(proto, _Input):
+            raise InputError(
+                f"Input() takes a resources_pb2.Input, got {type(proto).__name__}; "
+                "use Input.from_url/from_bytes/from_file/from_text"
+            )
+        if kind not in KINDS:
+            raise InputError(f"unknown input kind {kind!r}; expected one of {', '.join(KINDS)}")
+        self.kind = kind
+        self.proto = proto
+        self.size = proto.ByteSize()
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        kind: Kind = "image",
+        *,
+        id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Input:
+        """An input the API downloads from an ``http(s)://`` URL."""
+        check_url(url)
+        data = _Data(text=resources_pb2.Text(url=url)) if kind == "text" else _media(kind, url=url)
+        return cls._make(data, kind, id, metadata)
+
+    @classmethod
+    def from_bytes(
+        cls,
+        data: bytes,
+        kind: Kind = "image",
+        *,
+        id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Input:
+        """An input sent inline: image, video or audio bytes, or UTF-8 text."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise InputError(f"from_bytes() takes bytes, got {type(data).__name__}")
+        raw = bytes(data)
+        if not raw:
+            raise InputError("from_bytes() got no bytes")
+        if kind == "text":
+            return cls._make(_Data(text=resources_pb2.Text(raw=_decode(raw, "bytes"))), kind, id, metadata)
+        if kind == "image" and len(raw) > MAX_IMAGE_BYTES:
+            raise InputError(_too_big(len(raw)))
+        return cls._make(_media(kind, base64=raw), kind, id, metadata)
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        kind: Kind | None = None,
+        *,
+        id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Input:
+        """An input read from a file now; ``kind`` defaults to what the file's suffix says."""
+        try:
+            name = os.fspath(path)
+        except TypeError:
+            raise InputError(f"from_file() takes a path, got {type(path).__name__}") from None
+        if isinstance(name, bytes):
+            name = os.fsdecode(name)
+        kind = kind or kind_of(name)
+        try:
+            with open(name, "rb") as f:
+                if kind == "image" and os.fstat(f.fileno()).st_size > MAX_IMAGE_BYTES:
+                    raise InputError(f"{name}: {_too_big(os.fstat(f.fileno()).st_size)}")
+                raw = f.read()
+        except OSError as exc:
+            raise InputError(f"cannot read input file {name!r}: {exc.strerror or exc}") from exc
+        if kind == "text":
+            data = _Data(text=resources_pb2.Text(raw=_decode(raw, name)))
+            return cls._make(data, kind, id, metadata)
+        if not raw:
+            raise InputError(f"input file {name!r} is empty")
+        return cls._make(_media(kind, base64=raw), kind, id, metadata)
+
+    @classmethod
+    def from_text(
+        cls, text: str, *, id: str | None = None, metadata: Mapping[str, Any] | None = None
+    ) -> Input:
+        """A text input, sent inline."""
+        if not isinstance(text, str):
+            raise InputError(f"from_text() takes a str, got {type(text).__name__}")
+        if not text:
+            raise InputError("from_text() got an empty string")
+        return cls._make(_Data(text=resources_pb2.Text(raw=text)), "text", id, metadata)
+
+    @classmethod
+    def _make(
+        cls, data: resources_pb2.Data, kind: str, id: str | None, metadata: Mapping[str, Any] | None
+    ) -> Input:
+        proto = _Input(data=data)
+        if id is not None:
+            if not isinstance(id, str):
+                raise InputError(f"input id must be a str, got {type(id).__name__}")
+            proto.id = id
+        if metadata is not None:
+            _set_metadata(proto, metadata)
+        return cls(proto, kind)
+
+    @property
+    def id(self) -> str:
+        """The input id, or ``""`` when the API is to assign one."""
+        return self.proto.id
+
+    def __repr__(self) -> str:
+        data = self.proto.data
+        media = data.text if self.kind == "text" else getattr(data, self.kind)
+        if media.url:
+            what = f"url={media.url!r}"
+        elif self.kind == "text":
+            what = f"text={_clip(media.raw)!r}"
+        else:
+            what = f"bytes={len(media.base64)}"
+        ident = f", id={self.proto.id!r}" if self.proto.id else ""
+        return f"Input(kind={self.kind!r}, {what}{ident})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Input):
+            return NotImplemented
+        return self.kind == other.kind and self.proto == other.proto
+
+    __hash__ = None  # type: ignore[assignment]  # equal by a mutable protobuf
+
+
+InputLike = Union[Input, resources_pb2.Input, str, bytes, "os.PathLike[str]"]
+
+
+def coerce(value: Any, index: int) -> tuple[resources_pb2.Input, int]:
+    """One input value as ``(proto, approximate encoded size)``; ``InputError`` if it is not one.
+
+    ``index`` is the value's position, named in the error.
+    """
+    cls = type(value)
+    if cls is str:
+        check_url(value, index)
+        return _Input(data=_Data(image=_Image(url=value))), len(value) + 16
+    if cls is Input:
+        return value.proto, value.size
+    if cls is _Input:
+        return value, _proto_size(value, index)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _wrap(index, Input.from_bytes, value)
+    if isinstance(value, os.PathLike):
+        return _wrap(index, Input.from_file, value)
+    if isinstance(value, Input):
+        return value.proto, value.size
+    if isinstance(value, str):
+        check_url(value, index)
+        return _Input(data=_Data(image=_Image(url=str(value)))), len(value) + 16
+    raise InputError(
+        f"inputs[{index}]: expected an Input, an http(s) URL str, bytes, a path "
+        f"(os.PathLike) or a resources_pb2.Input, got {cls.__name__}"
+    )
+
+
+def check_url(url: Any, index: int | None = None) -> None:
+    """``InputError`` unless ``url`` is an absolute ``http://`` or ``https://`` URL."""
+    where = "" if index is None else f"inputs[{index}]: "
+    if not isinstance(url, str):
+        raise InputError(f"{where}a URL must be a str, got {type(url).__name__}")
+    head = url[:8].lower()
+    rest = url[8:] if head == "https://" else url[7:] if head.startswith("http://") else None
+    if rest is None:
+        hint = (
+            " (a local file? pass a pathlib.Path or Input.from_file; text? Input.from_text)"
+            if "://" not in url
+            else ""
+        )
+        raise InputError(f"{where}not an http(s) URL: {_clip(url)!r}{hint}")
+    if not rest or rest[0] in "/?#" or not url.isprintable() or " " in url:
+        raise InputError(f"{where}not a valid http(s) URL: {_clip(url)!r}")
+
+
+def kind_of(path: str) -> str:
+    """The input kind a file's suffix implies; ``InputError`` when it implies none."""
+    import mimetypes  # only file inputs need it
+
+    mime, _ = mimetypes.guess_type(path, strict=False)
+    major = (mime or "").split("/", 1)[0]
+    if major in _MEDIA or major == "text":
+        return major
+    if mime in ("application/json", "application/xml"):
+        return "text"
+    raise InputError(
+        f"cannot tell the kind of input {path!r} from its suffix; pass "
+        "Input.from_file(path, kind='image'|'video'|'audio'|'text')"
+    )
+
+
+def _media(kind: str, **fields: Any) -> resources_pb2.Data:
+    media = _MEDIA.get(kind)
+    if media is None:
+        raise InputError(f"unknown input kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return _Data(**{kind: media(**fields)})
+
+
+def _set_metadata(proto: resources_pb2.Input, metadata: Mapping[str, Any]) -> None:
+    if not isinstance(metadata, Mapping):
+        raise InputError(f"input metadata must be a dict, got {type(metadata).__name__}")
+    try:
+        proto.data.metadata.update(metadata)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"input metadata must be JSON-like (str keys; str, number, bool, None, list, dict values): {exc}") from exc
+
+
+def _proto_size(proto: resources_pb2.Input, index: int) -> int:
+    image = proto.data.image.base64
+    if len(image) > MAX_IMAGE_BYTES:
+        raise InputError(f"inputs[{index}]: {_too_big(len(image))}")
+    return proto.ByteSize()
+
+
+def _wrap(index: int, make: Any, value: Any) -> tuple[resources_pb2.Input, int]:
+    try:
+        made = make(value)
+    except InputError as exc:
+        raise InputError(f"inputs[{index}]: {exc}") from exc
+    return made.proto, made.size
+
+
+def _decode(raw: bytes, where: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"text input {where!r} is not UTF-8: {exc.reason}") from exc
+
+
+def _too_big(size: int) -> str:
+    return f"image is {size} bytes, over the API's limit of {MAX_IMAGE_BYTES} bytes (20 MiB)"
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

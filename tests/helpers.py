@@ -1,0 +1,107 @@
+"""Test servers: real ``grpc.server`` instances on 127.0.0.1, answering from a handler."""
+
+from __future__ import annotations
+
+import threading
+from concurrent import futures
+from typing import Any, Callable
+
+import grpc
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
+
+Request = service_pb2.PostWorkflowResultsRequest
+Response = service_pb2.PostWorkflowResultsResponse
+Handler = Callable[[Request, grpc.ServicerContext, int], Response]
+
+
+def ok_status(code: int = status_code_pb2.SUCCESS, description: str = "Ok") -> status_pb2.Status:
+    return status_pb2.Status(code=code, description=description)
+
+
+def echo_result(inp: resources_pb2.Input, index: int, *, tag: str = "") -> resources_pb2.WorkflowResult:
+    """A result that names its input, so tests can check alignment."""
+    key = inp.id or inp.data.image.url or inp.data.text.raw or str(len(inp.data.image.base64))
+    return resources_pb2.WorkflowResult(
+        id=f"r-{key}{tag}",
+        status=ok_status(),
+        input=resources_pb2.Input(id=inp.id or f"auto-{index}", data=inp.data),
+        outputs=[
+            resources_pb2.Output(
+                id=f"o-{key}",
+                status=ok_status(),
+                model=resources_pb2.Model(
+                    id="general-image-recognition",
+                    name="general",
+                    model_version=resources_pb2.ModelVersion(id="v1"),
+                ),
+                data=resources_pb2.Data(
+                    concepts=[resources_pb2.Concept(id="c1", name=key, value=0.5, app_id="main")]
+                ),
+            )
+        ],
+    )
+
+
+def echo(request: Request, context: Any = None, call: int = 0) -> Response:
+    """Answer every input with a successful result that names it."""
+    return Response(
+        status=ok_status(),
+        results=[echo_result(inp, i) for i, inp in enumerate(request.inputs)],
+    )
+
+
+class FakeServer:
+    """A loopback gRPC server for PostWorkflowResults with a pluggable handler.
+
+    Records each request and its metadata; ``in_flight_max`` is the most calls seen at once.
+    """
+
+    def __init__(self, handler: Handler = echo, *, workers: int = 8) -> None:
+        self.handler = handler
+        self.requests: list[Request] = []
+        self.metadata: list[dict[str, str]] = []
+        self.in_flight = 0
+        self.in_flight_max = 0
+        self._lock = threading.Lock()
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+        self._server.add_generic_rpc_handlers(
+            [
+                grpc.method_handlers_generic_handler(
+                    "clarifai.api.V2",
+                    {
+                        "PostWorkflowResults": grpc.unary_unary_rpc_method_handler(
+                            self._serve,
+                            request_deserializer=Request.FromString,
+                            response_serializer=Response.SerializeToString,
+                        )
+                    },
+                )
+            ]
+        )
+        self.port = self._server.add_insecure_port("127.0.0.1:0")
+        self.target = f"127.0.0.1:{self.port}"
+
+    @property
+    def calls(self) -> int:
+        return len(self.requests)
+
+    def _serve(self, request: Request, context: grpc.ServicerContext) -> Response:
+        with self._lock:
+            call = len(self.requests)
+            self.requests.append(request)
+            self.metadata.append(dict(context.invocation_metadata()))
+            self.in_flight += 1
+            self.in_flight_max = max(self.in_flight_max, self.in_flight)
+        try:
+            return self.handler(request, context, call)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def __enter__(self) -> FakeServer:
+        self._server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stop(None).wait()

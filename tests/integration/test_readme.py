@@ -1,0 +1,45 @@
+"""The README's quick start runs as written, pointed at a loopback server."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import clarifai_workflow_predict
+
+from ..helpers import FakeServer
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def python_block(heading: str) -> str:
+    text = README.read_text()
+    section = text[text.index(heading) :]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match, f"no python block under {heading}"
+    return match.group(1)
+
+
+def test_quick_start_runs_against_a_loopback_server(monkeypatch: Any) -> None:
+    code = python_block("## Quick start")
+    with FakeServer() as server:
+        real = clarifai_workflow_predict.WorkflowClient
+
+        def pointed(*args: Any, **kwargs: Any) -> Any:
+            return real(*args, target=server.target, insecure=True, **kwargs)
+
+        monkeypatch.setattr(clarifai_workflow_predict, "WorkflowClient", pointed)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, str(README), "exec"), {})
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        "general-image-recognition [('https://samples.clarifai.com/metro-north.jpg', 0.5)]",
+        "general-image-recognition [('a train in a station', 0.5)]",
+    ]
+    request = server.requests[0]
+    assert request.user_app_id.user_id == "clarifai" and request.workflow_id == "General"
+    assert server.metadata[0]["authorization"] == "Key YOUR_PAT"

@@ -1,0 +1,145 @@
+"""The public names and signatures are a contract: other code depends on them as written."""
+
+from __future__ import annotations
+
+import inspect
+
+import clarifai_workflow_predict as cwp
+from clarifai_workflow_predict import errors
+
+PUBLIC = {
+    "WorkflowClient",
+    "Input",
+    "RetryPolicy",
+    "WorkflowPrediction",
+    "WorkflowResult",
+    "ModelOutput",
+    "Concept",
+    "Region",
+    "BoundingBox",
+    "Embedding",
+    "Frame",
+    "Status",
+    "MAX_INPUTS_PER_REQUEST",
+    "__version__",
+    "ClarifaiError",
+    "ApiError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "RateLimitError",
+    "InvalidRequestError",
+    "TransportError",
+    "DeadlineExceededError",
+    "InputError",
+    "PredictionError",
+}
+
+
+def params(func: object) -> list[tuple[str, object, object]]:
+    return [
+        (p.name, p.kind, p.default)
+        for p in inspect.signature(func).parameters.values()  # type: ignore[arg-type]
+        if p.name != "self"
+    ]
+
+
+def test_all_is_pinned_and_importable() -> None:
+    assert set(cwp.__all__) == PUBLIC and len(cwp.__all__) == len(PUBLIC)
+    for name in cwp.__all__:
+        assert getattr(cwp, name) is not None
+    assert cwp.MAX_INPUTS_PER_REQUEST == 32
+    assert isinstance(cwp.__version__, str)
+
+
+def test_error_tree() -> None:
+    assert issubclass(cwp.ClarifaiError, Exception)
+    for name in ("AuthenticationError", "PermissionDeniedError", "NotFoundError", "RateLimitError", "InvalidRequestError"):
+        assert getattr(cwp, name).__mro__[1] is cwp.ApiError
+    assert cwp.ApiError.__mro__[1] is cwp.ClarifaiError
+    assert cwp.TransportError.__mro__[1] is cwp.ClarifaiError
+    assert cwp.DeadlineExceededError.__mro__[1] is cwp.TransportError
+    assert issubclass(cwp.InputError, cwp.ClarifaiError) and issubclass(cwp.InputError, ValueError)
+    assert cwp.PredictionError.__mro__[1] is cwp.ClarifaiError
+    assert set(errors.__all__) == {n for n in PUBLIC if n.endswith("Error")}
+
+
+def test_client_signature() -> None:
+    kw = inspect.Parameter.KEYWORD_ONLY
+    expected = [
+        ("pat", inspect.Parameter.POSITIONAL_OR_KEYWORD, None),
+        ("user_id", kw, None),
+        ("app_id", kw, None),
+        ("target", kw, None),
+        ("channel", kw, None),
+        ("stub", kw, None),
+        ("insecure", kw, False),
+        ("root_certificates", kw, None),
+        ("timeout", kw, 30.0),
+        ("retry", kw, cwp.RetryPolicy()),
+        ("max_concurrency", kw, 4),
+        ("batch_size", kw, 32),
+        ("allow_insecure_pat", kw, False),
+    ]
+    assert params(cwp.WorkflowClient) == expected
+
+
+def test_predict_signatures() -> None:
+    kw = inspect.Parameter.KEYWORD_ONLY
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    assert params(cwp.WorkflowClient.predict) == [
+        ("workflow_id", positional, inspect.Parameter.empty),
+        ("inputs", positional, inspect.Parameter.empty),
+        ("user_id", kw, None),
+        ("app_id", kw, None),
+        ("version_id", kw, None),
+        ("output_config", kw, None),
+        ("node_runner_selectors", kw, None),
+        ("workflow_state_id", kw, None),
+        ("timeout", kw, None),
+        ("metadata", kw, None),
+    ]
+    assert params(cwp.WorkflowClient.predict_request) == [
+        ("request", positional, inspect.Parameter.empty),
+        ("timeout", kw, None),
+        ("metadata", kw, None),
+    ]
+
+
+def test_retry_policy_defaults() -> None:
+    assert params(cwp.RetryPolicy) == [
+        ("max_attempts", inspect.Parameter.POSITIONAL_OR_KEYWORD, 4),
+        ("initial_backoff", inspect.Parameter.POSITIONAL_OR_KEYWORD, 0.1),
+        ("max_backoff", inspect.Parameter.POSITIONAL_OR_KEYWORD, 5.0),
+        ("backoff_multiplier", inspect.Parameter.POSITIONAL_OR_KEYWORD, 2.0),
+        ("jitter", inspect.Parameter.POSITIONAL_OR_KEYWORD, 0.2),
+    ]
+
+
+def test_input_constructors() -> None:
+    kw = inspect.Parameter.KEYWORD_ONLY
+    assert [(n, d) for n, k, d in params(cwp.Input.from_url)] == [("url", inspect.Parameter.empty), ("kind", "image"), ("id", None), ("metadata", None)]
+    assert [(n, d) for n, k, d in params(cwp.Input.from_bytes)] == [("data", inspect.Parameter.empty), ("kind", "image"), ("id", None), ("metadata", None)]
+    assert [(n, d) for n, k, d in params(cwp.Input.from_file)] == [("path", inspect.Parameter.empty), ("kind", None), ("id", None), ("metadata", None)]
+    assert [(n, d) for n, k, d in params(cwp.Input.from_text)] == [("text", inspect.Parameter.empty), ("id", None), ("metadata", None)]
+    assert all(k is kw for n, k, d in params(cwp.Input.from_text) if n in ("id", "metadata"))
+
+
+def test_result_fields() -> None:
+    import dataclasses
+
+    def names(cls: type) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls) if f.name != "raw"]
+
+    assert names(cwp.WorkflowPrediction) == ["workflow_id", "status", "results", "request_ids"]
+    assert names(cwp.WorkflowResult) == ["id", "input_id", "status", "outputs"]
+    assert names(cwp.ModelOutput) == [
+        "id", "model_id", "model_version_id", "model_name", "status", "concepts", "regions",
+        "embeddings", "text", "frames", "prompt_tokens", "completion_tokens",
+    ]
+    assert names(cwp.Concept) == ["id", "name", "value", "app_id"]
+    assert names(cwp.Region) == ["id", "value", "bounding_box", "concepts", "text"]
+    assert names(cwp.BoundingBox) == ["top_row", "left_col", "bottom_row", "right_col"]
+    assert names(cwp.Embedding) == ["vector", "num_dimensions"]
+    assert names(cwp.Frame) == ["index", "time_ms", "concepts", "regions"]
+    assert names(cwp.Status) == ["code", "name", "description", "details", "req_id"]
