@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import os
 
-import pytest
+# gRPC's core logs connection events (GOAWAY on server shutdown) at INFO; tests stop servers often.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
-from clarifai_workflow_predict import RetryPolicy
+import pytest  # noqa: E402
+
+from clarifai_workflow_predict import RetryPolicy  # noqa: E402
 
 # Tests never reach Clarifai: drop any credentials or target the environment carries.
 for _name in ("CLARIFAI_PAT", "CLARIFAI_USER_ID", "CLARIFAI_APP_ID", "CLARIFAI_GRPC_BASE"):

@@ -19,7 +19,9 @@ def ok_status(code: int = status_code_pb2.SUCCESS, description: str = "Ok") -> s
     return status_pb2.Status(code=code, description=description)
 
 
-def echo_result(inp: resources_pb2.Input, index: int, *, tag: str = "") -> resources_pb2.WorkflowResult:
+def echo_result(
+    inp: resources_pb2.Input, index: int, *, tag: str = ""
+) -> resources_pb2.WorkflowResult:
     """A result that names its input, so tests can check alignment."""
     key = inp.id or inp.data.image.url or inp.data.text.raw or str(len(inp.data.image.base64))
     return resources_pb2.WorkflowResult(

@@ -54,7 +54,13 @@ def test_all_is_pinned_and_importable() -> None:
 
 def test_error_tree() -> None:
     assert issubclass(cwp.ClarifaiError, Exception)
-    for name in ("AuthenticationError", "PermissionDeniedError", "NotFoundError", "RateLimitError", "InvalidRequestError"):
+    for name in (
+        "AuthenticationError",
+        "PermissionDeniedError",
+        "NotFoundError",
+        "RateLimitError",
+        "InvalidRequestError",
+    ):
         assert getattr(cwp, name).__mro__[1] is cwp.ApiError
     assert cwp.ApiError.__mro__[1] is cwp.ClarifaiError
     assert cwp.TransportError.__mro__[1] is cwp.ClarifaiError
@@ -118,10 +124,29 @@ def test_retry_policy_defaults() -> None:
 
 def test_input_constructors() -> None:
     kw = inspect.Parameter.KEYWORD_ONLY
-    assert [(n, d) for n, k, d in params(cwp.Input.from_url)] == [("url", inspect.Parameter.empty), ("kind", "image"), ("id", None), ("metadata", None)]
-    assert [(n, d) for n, k, d in params(cwp.Input.from_bytes)] == [("data", inspect.Parameter.empty), ("kind", "image"), ("id", None), ("metadata", None)]
-    assert [(n, d) for n, k, d in params(cwp.Input.from_file)] == [("path", inspect.Parameter.empty), ("kind", None), ("id", None), ("metadata", None)]
-    assert [(n, d) for n, k, d in params(cwp.Input.from_text)] == [("text", inspect.Parameter.empty), ("id", None), ("metadata", None)]
+    assert [(n, d) for n, k, d in params(cwp.Input.from_url)] == [
+        ("url", inspect.Parameter.empty),
+        ("kind", "image"),
+        ("id", None),
+        ("metadata", None),
+    ]
+    assert [(n, d) for n, k, d in params(cwp.Input.from_bytes)] == [
+        ("data", inspect.Parameter.empty),
+        ("kind", "image"),
+        ("id", None),
+        ("metadata", None),
+    ]
+    assert [(n, d) for n, k, d in params(cwp.Input.from_file)] == [
+        ("path", inspect.Parameter.empty),
+        ("kind", None),
+        ("id", None),
+        ("metadata", None),
+    ]
+    assert [(n, d) for n, k, d in params(cwp.Input.from_text)] == [
+        ("text", inspect.Parameter.empty),
+        ("id", None),
+        ("metadata", None),
+    ]
     assert all(k is kw for n, k, d in params(cwp.Input.from_text) if n in ("id", "metadata"))
 
 
@@ -134,8 +159,18 @@ def test_result_fields() -> None:
     assert names(cwp.WorkflowPrediction) == ["workflow_id", "status", "results", "request_ids"]
     assert names(cwp.WorkflowResult) == ["id", "input_id", "status", "outputs"]
     assert names(cwp.ModelOutput) == [
-        "id", "model_id", "model_version_id", "model_name", "status", "concepts", "regions",
-        "embeddings", "text", "frames", "prompt_tokens", "completion_tokens",
+        "id",
+        "model_id",
+        "model_version_id",
+        "model_name",
+        "status",
+        "concepts",
+        "regions",
+        "embeddings",
+        "text",
+        "frames",
+        "prompt_tokens",
+        "completion_tokens",
     ]
     assert names(cwp.Concept) == ["id", "name", "value", "app_id"]
     assert names(cwp.Region) == ["id", "value", "bounding_box", "concepts", "text"]

@@ -22,7 +22,7 @@ APP_ID_ENV = "CLARIFAI_APP_ID"
 
 
 def env(value: str | None, name: str) -> str | None:
-    """``value``, or the environment variable ``name`` when ``value`` is None (empty means unset)."""
+    """``value``, else the environment variable ``name`` (an empty one counts as unset)."""
     if value is not None:
         return value
     return os.environ.get(name) or None

@@ -53,9 +53,7 @@ class BaseClient:
             raise InputError(f"retry must be a RetryPolicy or None, got {type(retry).__name__}")
         self.retry = retry
         self.max_concurrency = _check_int(max_concurrency, "max_concurrency", 1, 1024)
-        self.batch_size = _check_int(
-            batch_size, "batch_size", 1, _request.MAX_INPUTS_PER_REQUEST
-        )
+        self.batch_size = _check_int(batch_size, "batch_size", 1, _request.MAX_INPUTS_PER_REQUEST)
         self._drop_in = channel is not None or stub is not None
         if self._drop_in:
             if channel is not None and stub is not None:
@@ -151,7 +149,8 @@ class BaseClient:
         self._check_open()
         if not isinstance(request, service_pb2.PostWorkflowResultsRequest):
             raise InputError(
-                f"predict_request() takes a PostWorkflowResultsRequest, got {type(request).__name__}"
+                "predict_request() takes a PostWorkflowResultsRequest, "
+                f"got {type(request).__name__}"
             )
         return self._deadline(timeout), _auth.extra_metadata(self._metadata, metadata)
 

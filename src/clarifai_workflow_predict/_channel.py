@@ -106,7 +106,9 @@ def check_plaintext(target: str, pat: str | None, allowed: bool) -> None:
         )
 
 
-def credentials(root_certificates: bytes | str | os.PathLike[str] | None) -> grpc.ChannelCredentials:
+def credentials(
+    root_certificates: bytes | str | os.PathLike[str] | None,
+) -> grpc.ChannelCredentials:
     """TLS credentials: gRPC's root certificates, or ``root_certificates`` (PEM bytes or a path)."""
     if root_certificates is None:
         return grpc.ssl_channel_credentials()

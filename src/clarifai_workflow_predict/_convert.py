@@ -77,9 +77,7 @@ def _frames(messages: Any, *, _new: Any = _new_frame) -> tuple[Frame, ...]:
     for f in messages:
         info = f.frame_info
         data = f.data
-        out.append(
-            _new(info.index, info.time, _concepts(data.concepts), _regions(data.regions), f)
-        )
+        out.append(_new(info.index, info.time, _concepts(data.concepts), _regions(data.regions), f))
     return tuple(out)
 
 

@@ -136,7 +136,8 @@ def _output_config(value: Any) -> resources_pb2.OutputConfig:
         return value
     if not isinstance(value, Mapping):
         raise InputError(
-            f"output_config must be an OutputConfig or a dict of its fields, got {type(value).__name__}"
+            "output_config must be an OutputConfig or a dict of its fields, "
+            f"got {type(value).__name__}"
         )
     try:
         return resources_pb2.OutputConfig(**value)

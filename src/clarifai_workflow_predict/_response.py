@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Union
 
-from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from clarifai_grpc.grpc.api import resources_pb2
+from clarifai_grpc.grpc.api.service_pb2 import PostWorkflowResultsResponse as Response
 from clarifai_grpc.grpc.api.status import status_pb2
 
 from . import _convert
@@ -19,7 +20,6 @@ from .models import ModelOutput, WorkflowPrediction, WorkflowResult, factory
 
 __all__ = ["Outcome", "outcome", "prediction"]
 
-Response = service_pb2.PostWorkflowResultsResponse
 Outcome = Union[tuple[Response, list[WorkflowResult]], ClarifaiError]
 
 _new_result = factory(WorkflowResult)
@@ -77,7 +77,7 @@ def prediction(plan: Plan, outcomes: list[Outcome]) -> WorkflowPrediction:
     merged: list[WorkflowResult] = []
     responses: list[Response] = []
     all_ok = not failures
-    for (start, stop), chunk in zip(plan.bounds, outcomes):
+    for (start, stop), chunk in zip(plan.bounds, outcomes, strict=True):
         if isinstance(chunk, ClarifaiError):
             merged.extend(_failed(plan, start, stop, chunk))
             continue

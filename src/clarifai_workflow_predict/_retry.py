@@ -61,7 +61,7 @@ class RetryPolicy:
             raise InputError(f"jitter must be in [0, 1), got {self.jitter!r}")
 
     def backoff(self, retry: int, rand: float) -> float:
-        """Seconds to wait before retry number ``retry`` (1-based); ``rand`` is uniform in [0, 1)."""
+        """Seconds before retry number ``retry`` (1-based); ``rand`` is uniform in [0, 1)."""
         base = min(self.max_backoff, self.initial_backoff * self.backoff_multiplier ** (retry - 1))
         return min(self.max_backoff, base * (1 - self.jitter + 2 * self.jitter * rand))
 
@@ -74,9 +74,7 @@ class Deadline:
 
     __slots__ = ("_end", "_clock", "timeout")
 
-    def __init__(
-        self, timeout: float | None, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, timeout: float | None, clock: Callable[[], float] = time.monotonic) -> None:
         self.timeout = timeout
         self._clock = clock
         self._end = None if timeout is None else clock() + timeout

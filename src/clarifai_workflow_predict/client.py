@@ -49,7 +49,7 @@ class WorkflowClient(BaseClient):
 
     def _start(self) -> None:
         self._channel: grpc.Channel | None = None
-        if not self._drop_in:
+        if self.target is not None:  # not drop-in: the channel is ours
             self._channel = _channel.open_channel(grpc, self.target, self._credentials)
             self._method = _channel.bind(self._channel, ours=True)
         self._pool: ThreadPoolExecutor | None = None
@@ -135,6 +135,7 @@ class WorkflowClient(BaseClient):
     ) -> service_pb2.PostWorkflowResultsResponse:
         attempts = Attempts(self.retry, deadline)
         method = self._method
+        delay: float | None
         while True:
             try:
                 response = method(request, timeout=attempts.timeout(), metadata=metadata)

@@ -52,7 +52,7 @@ FAILURE: int = status_code_pb2.FAILURE
 
 
 def status_name(code: int) -> str:
-    """The ``StatusCode`` enum name of ``code``, or the number as text for codes it does not know."""
+    """The ``StatusCode`` enum name of ``code``, or the number as text for unknown codes."""
     return _status_name(code)
 
 

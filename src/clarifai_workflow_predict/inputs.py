@@ -29,7 +29,7 @@ _MEDIA = {"image": resources_pb2.Image, "video": resources_pb2.Video, "audio": r
 
 
 class Input:
-    """One workflow input. Make it with ``from_url``, ``from_bytes``, ``from_file`` or ``from_text``.
+    """One workflow input: make it with ``from_url``, ``from_bytes``, ``from_file``, ``from_text``.
 
     Each takes ``id=`` (the input's id, echoed back as ``WorkflowResult.input_id``) and
     ``metadata=`` (a JSON-like dict, sent as the input's ``Struct`` metadata). ``proto`` is the
@@ -85,7 +85,9 @@ class Input:
         if not raw:
             raise InputError("from_bytes() got no bytes")
         if kind == "text":
-            return cls._make(_Data(text=resources_pb2.Text(raw=_decode(raw, "bytes"))), kind, id, metadata)
+            return cls._make(
+                _Data(text=resources_pb2.Text(raw=_decode(raw, "bytes"))), kind, id, metadata
+            )
         if kind == "image" and len(raw) > MAX_IMAGE_BYTES:
             raise InputError(_too_big(len(raw)))
         return cls._make(_media(kind, base64=raw), kind, id, metadata)
@@ -106,20 +108,21 @@ class Input:
             raise InputError(f"from_file() takes a path, got {type(path).__name__}") from None
         if isinstance(name, bytes):
             name = os.fsdecode(name)
-        kind = kind or kind_of(name)
+        resolved: str = kind or kind_of(name)
         try:
             with open(name, "rb") as f:
-                if kind == "image" and os.fstat(f.fileno()).st_size > MAX_IMAGE_BYTES:
-                    raise InputError(f"{name}: {_too_big(os.fstat(f.fileno()).st_size)}")
+                size = os.fstat(f.fileno()).st_size
+                if resolved == "image" and size > MAX_IMAGE_BYTES:
+                    raise InputError(f"{name}: {_too_big(size)}")
                 raw = f.read()
         except OSError as exc:
             raise InputError(f"cannot read input file {name!r}: {exc.strerror or exc}") from exc
-        if kind == "text":
+        if resolved == "text":
             data = _Data(text=resources_pb2.Text(raw=_decode(raw, name)))
-            return cls._make(data, kind, id, metadata)
+            return cls._make(data, resolved, id, metadata)
         if not raw:
             raise InputError(f"input file {name!r} is empty")
-        return cls._make(_media(kind, base64=raw), kind, id, metadata)
+        return cls._make(_media(resolved, base64=raw), resolved, id, metadata)
 
     @classmethod
     def from_text(
@@ -248,7 +251,10 @@ def _set_metadata(proto: resources_pb2.Input, metadata: Mapping[str, Any]) -> No
     try:
         proto.data.metadata.update(metadata)
     except (TypeError, ValueError, AttributeError) as exc:
-        raise InputError(f"input metadata must be JSON-like (str keys; str, number, bool, None, list, dict values): {exc}") from exc
+        raise InputError(
+            "input metadata must be JSON-like (str keys; str, number, bool, None, list, "
+            f"dict values): {exc}"
+        ) from exc
 
 
 def _proto_size(proto: resources_pb2.Input, index: int) -> int:

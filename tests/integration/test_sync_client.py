@@ -81,14 +81,20 @@ def test_70_inputs_go_in_3_concurrent_requests_and_come_back_in_order() -> None:
 
 
 def test_max_concurrency_bounds_requests_in_flight() -> None:
-    with FakeServer(slow_echo(0.05)) as server, client_for(server, max_concurrency=2, batch_size=5) as client:
+    with (
+        FakeServer(slow_echo(0.05)) as server,
+        client_for(server, max_concurrency=2, batch_size=5) as client,
+    ):
         prediction = client.predict("General", URLS[:40])
     assert server.calls == 8 and server.in_flight_max == 2
     assert names(prediction) == URLS[:40]
 
 
 def test_every_request_carries_the_same_fields() -> None:
-    with FakeServer() as server, client_for(server, user_id="u", app_id="a", batch_size=10) as client:
+    with (
+        FakeServer() as server,
+        client_for(server, user_id="u", app_id="a", batch_size=10) as client,
+    ):
         client.predict("General", URLS[:25], version_id="v1", output_config={"max_concepts": 3})
     for request in server.requests:
         assert request.workflow_id == "General" and request.version_id == "v1"
@@ -106,7 +112,10 @@ def test_unavailable_twice_then_success_takes_three_calls() -> None:
 
 
 def test_resource_exhausted_is_retried() -> None:
-    with FakeServer(grpc_failures(1, grpc.StatusCode.RESOURCE_EXHAUSTED)) as server, client_for(server) as client:
+    with (
+        FakeServer(grpc_failures(1, grpc.StatusCode.RESOURCE_EXHAUSTED)) as server,
+        client_for(server) as client,
+    ):
         assert client.predict("General", URLS[0]).ok
     assert server.calls == 2
 
@@ -138,7 +147,10 @@ def test_unavailable_exhausts_after_four_attempts() -> None:
 
 
 def test_throttling_exhausts_into_rate_limit_error() -> None:
-    with FakeServer(status_failures(100, status_code_pb2.CONN_THROTTLED)) as server, client_for(server) as client:
+    with (
+        FakeServer(status_failures(100, status_code_pb2.CONN_THROTTLED)) as server,
+        client_for(server) as client,
+    ):
         with pytest.raises(RateLimitError) as caught:
             client.predict("General", URLS[0])
     assert server.calls == 4 and caught.value.code == status_code_pb2.CONN_THROTTLED
@@ -157,7 +169,10 @@ def test_retry_none_and_non_retryable_codes_make_one_call() -> None:
         with pytest.raises(TransportError):
             client.predict("General", URLS[0])
     assert server.calls == 1
-    with FakeServer(grpc_failures(100, grpc.StatusCode.INTERNAL)) as server, client_for(server) as client:
+    with (
+        FakeServer(grpc_failures(100, grpc.StatusCode.INTERNAL)) as server,
+        client_for(server) as client,
+    ):
         with pytest.raises(TransportError) as caught:
             client.predict("General", URLS[0])
     assert server.calls == 1 and caught.value.grpc_code is grpc.StatusCode.INTERNAL
@@ -214,7 +229,10 @@ def test_slow_server_raises_deadline_exceeded_and_server_sees_the_deadline() -> 
 
 
 def test_one_deadline_covers_all_chunks() -> None:
-    with FakeServer(slow_echo(0.3)) as server, client_for(server, max_concurrency=1, batch_size=10) as client:
+    with (
+        FakeServer(slow_echo(0.3)) as server,
+        client_for(server, max_concurrency=1, batch_size=10) as client,
+    ):
         started = time.monotonic()
         prediction = client.predict("General", URLS[:30], timeout=0.8)
         elapsed = time.monotonic() - started
@@ -257,12 +275,16 @@ def test_mixed_status_returns_per_input_statuses() -> None:
         ("status", "MODEL_PREDICTION_FAILED", ""),
     ],
 )
-def test_one_failed_chunk_of_two_marks_only_its_inputs(failure: str, name: str, details: str) -> None:
+def test_one_failed_chunk_of_two_marks_only_its_inputs(
+    failure: str, name: str, details: str
+) -> None:
     def handler(request: Any, context: Any, call: int) -> Response:
         if request.inputs[0].data.image.url == URLS[0]:
             if failure == "grpc":
                 context.abort(grpc.StatusCode.INTERNAL, "first chunk broke")
-            return Response(status=ok_status(status_code_pb2.MODEL_PREDICTION_FAILED, "model failed"))
+            return Response(
+                status=ok_status(status_code_pb2.MODEL_PREDICTION_FAILED, "model failed")
+            )
         return echo(request)
 
     with FakeServer(handler) as server, client_for(server) as client:
@@ -271,14 +293,18 @@ def test_one_failed_chunk_of_two_marks_only_its_inputs(failure: str, name: str, 
     failed, succeeded = prediction.results[:32], prediction.results[32:]
     assert all(r.status.name == name and details in r.status.details for r in failed)
     assert all(r.outputs == () for r in failed)
-    assert names(type(prediction)(prediction.workflow_id, prediction.status, succeeded)) == URLS[32:40]
+    assert (
+        names(type(prediction)(prediction.workflow_id, prediction.status, succeeded)) == URLS[32:40]
+    )
     assert prediction.status.name == "MIXED_STATUS"
     assert len(prediction.request_ids) == 1
 
 
 def test_every_chunk_failing_raises() -> None:
     def handler(request: Any, context: Any, call: int) -> Response:
-        return Response(status=ok_status(status_code_pb2.WORKFLOW_DOES_NOT_EXIST, "no such workflow"))
+        return Response(
+            status=ok_status(status_code_pb2.WORKFLOW_DOES_NOT_EXIST, "no such workflow")
+        )
 
     with FakeServer(handler) as server, client_for(server) as client:
         with pytest.raises(NotFoundError) as caught:
@@ -318,7 +344,10 @@ def test_results_for_other_inputs_are_refused() -> None:
         return response
 
     with FakeServer(swapped) as server, client_for(server) as client:
-        inputs = [resources_pb2.Input(id=i, data=resources_pb2.Data(image=resources_pb2.Image(url=u))) for i, u in (("a", URLS[0]), ("b", URLS[1]))]
+        inputs = [
+            resources_pb2.Input(id=i, data=resources_pb2.Data(image=resources_pb2.Image(url=u)))
+            for i, u in (("a", URLS[0]), ("b", URLS[1]))
+        ]
         with pytest.raises(ApiError, match="malformed response"):
             client.predict("General", inputs)
 
@@ -347,7 +376,10 @@ def test_failing_statuses_raise_typed_errors(code: int, error: type) -> None:
 
 @pytest.mark.parametrize(
     ("grpc_code", "error"),
-    [(grpc.StatusCode.UNAUTHENTICATED, AuthenticationError), (grpc.StatusCode.PERMISSION_DENIED, PermissionDeniedError)],
+    [
+        (grpc.StatusCode.UNAUTHENTICATED, AuthenticationError),
+        (grpc.StatusCode.PERMISSION_DENIED, PermissionDeniedError),
+    ],
 )
 def test_grpc_auth_failures_map_to_auth_errors(grpc_code: grpc.StatusCode, error: type) -> None:
     with FakeServer(grpc_failures(100, grpc_code)) as server, client_for(server) as client:
@@ -360,7 +392,10 @@ def test_grpc_auth_failures_map_to_auth_errors(grpc_code: grpc.StatusCode, error
 
 
 def test_predict_request_retries_then_returns_the_response_whatever_its_status() -> None:
-    with FakeServer(status_failures(100, status_code_pb2.MODEL_LOADING)) as server, client_for(server) as client:
+    with (
+        FakeServer(status_failures(100, status_code_pb2.MODEL_LOADING)) as server,
+        client_for(server) as client,
+    ):
         request = service_pb2.PostWorkflowResultsRequest(workflow_id="General")
         response = client.predict_request(request)
     assert response.status.code == status_code_pb2.MODEL_LOADING
@@ -369,7 +404,10 @@ def test_predict_request_retries_then_returns_the_response_whatever_its_status()
 
 
 def test_predict_request_raises_for_rpc_failures() -> None:
-    with FakeServer(grpc_failures(100, grpc.StatusCode.UNAUTHENTICATED)) as server, client_for(server) as client:
+    with (
+        FakeServer(grpc_failures(100, grpc.StatusCode.UNAUTHENTICATED)) as server,
+        client_for(server) as client,
+    ):
         with pytest.raises(AuthenticationError):
             client.predict_request(service_pb2.PostWorkflowResultsRequest(workflow_id="General"))
 
@@ -400,7 +438,9 @@ def test_drop_in_v2_stub_is_used_and_left_open() -> None:
             prediction = client.predict("General", URLS[:3])
         assert names(prediction) == URLS[:3]
         response = stub.PostWorkflowResults(
-            service_pb2.PostWorkflowResultsRequest(workflow_id="General", inputs=[echo_result(resources_pb2.Input(id="x"), 0).input]),
+            service_pb2.PostWorkflowResultsRequest(
+                workflow_id="General", inputs=[echo_result(resources_pb2.Input(id="x"), 0).input]
+            ),
             metadata=(("authorization", f"Key {PAT}"),),
         )
         assert response.status.code == status_code_pb2.SUCCESS

@@ -22,8 +22,8 @@ from clarifai_workflow_predict import (
     Status,
     WorkflowPrediction,
     WorkflowResult,
+    _convert,
 )
-from clarifai_workflow_predict import _convert
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -48,7 +48,10 @@ def test_real_response_fields() -> None:
     result = _convert.result(raw)
     assert result.ok and result.status.name == "SUCCESS" and result.status.description == "Ok"
     assert result.input_id == "0a799c6f1dd94588afd392b8f8cae1a0"
-    assert [o.model_id for o in result.outputs] == ["food-item-v1-recognition", "general-image-recognition"]
+    assert [o.model_id for o in result.outputs] == [
+        "food-item-v1-recognition",
+        "general-image-recognition",
+    ]
     food = result.output("food-item-v1-recognition")
     assert food.id == "74620e2daafa4fa1a890f13e22ad4080"
     assert food.model_version_id == "dfebc169854e429086aceb8368662641"
@@ -75,12 +78,16 @@ def test_every_field_is_converted() -> None:
     )
     frame = resources_pb2.Frame(
         frame_info=resources_pb2.FrameInfo(index=3, time=1500),
-        data=resources_pb2.Data(concepts=[resources_pb2.Concept(id="dog", name="dog", value=0.25)], regions=[region]),
+        data=resources_pb2.Data(
+            concepts=[resources_pb2.Concept(id="dog", name="dog", value=0.25)], regions=[region]
+        ),
     )
     output = resources_pb2.Output(
         id="out-1",
         status=status_pb2.Status(code=status_code_pb2.SUCCESS, description="Ok", req_id="rq"),
-        model=resources_pb2.Model(id="m", name="Model M", model_version=resources_pb2.ModelVersion(id="mv")),
+        model=resources_pb2.Model(
+            id="m", name="Model M", model_version=resources_pb2.ModelVersion(id="mv")
+        ),
         data=resources_pb2.Data(
             concepts=[resources_pb2.Concept(id="a", name="A", value=0.5, app_id="main")],
             regions=[region],
@@ -91,9 +98,17 @@ def test_every_field_is_converted() -> None:
         prompt_tokens=11,
         completion_tokens=7,
     )
-    converted = _convert.result(resources_pb2.WorkflowResult(id="r", input=resources_pb2.Input(id="in"), outputs=[output]))
+    converted = _convert.result(
+        resources_pb2.WorkflowResult(id="r", input=resources_pb2.Input(id="in"), outputs=[output])
+    )
     out = converted.outputs[0]
-    conv_region = Region("reg-1", 0.875, BoundingBox(pytest.approx(0.1), pytest.approx(0.2), 0.5, 0.75), (Concept("car", "car", 0.5, ""),), "EXIT 12")
+    conv_region = Region(
+        "reg-1",
+        0.875,
+        BoundingBox(pytest.approx(0.1), pytest.approx(0.2), 0.5, 0.75),
+        (Concept("car", "car", 0.5, ""),),
+        "EXIT 12",
+    )
     assert out == ModelOutput(
         id="out-1",
         model_id="m",
@@ -115,12 +130,28 @@ def test_every_field_is_converted() -> None:
 def test_empty_and_unset_fields() -> None:
     converted = _convert.result(resources_pb2.WorkflowResult(outputs=[resources_pb2.Output()]))
     out = converted.outputs[0]
-    assert (out.id, out.model_id, out.model_version_id, out.model_name, out.text) == ("", "", "", "", "")
+    assert (out.id, out.model_id, out.model_version_id, out.model_name, out.text) == (
+        "",
+        "",
+        "",
+        "",
+        "",
+    )
     assert out.concepts == out.regions == out.embeddings == out.frames == ()
     assert out.status.code == 0 and out.status.name == "ZERO"
-    region = _convert.result(
-        resources_pb2.WorkflowResult(outputs=[resources_pb2.Output(data=resources_pb2.Data(regions=[resources_pb2.Region(id="x")]))])
-    ).outputs[0].regions[0]
+    region = (
+        _convert.result(
+            resources_pb2.WorkflowResult(
+                outputs=[
+                    resources_pb2.Output(
+                        data=resources_pb2.Data(regions=[resources_pb2.Region(id="x")])
+                    )
+                ]
+            )
+        )
+        .outputs[0]
+        .regions[0]
+    )
     assert region.bounding_box is None and region.concepts == () and region.text == ""
 
 
@@ -137,7 +168,17 @@ def test_models_are_frozen_slotted_and_raw_is_left_out_of_eq_and_repr() -> None:
     assert "raw" not in repr(a)
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.name = "other"  # type: ignore[misc]
-    for cls in (Status, Concept, BoundingBox, Region, Embedding, Frame, ModelOutput, WorkflowResult, WorkflowPrediction):
+    for cls in (
+        Status,
+        Concept,
+        BoundingBox,
+        Region,
+        Embedding,
+        Frame,
+        ModelOutput,
+        WorkflowResult,
+        WorkflowPrediction,
+    ):
         assert dataclasses.is_dataclass(cls) and "__slots__" in cls.__dict__
         assert cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
 
@@ -153,10 +194,14 @@ def _prediction() -> WorkflowPrediction:
     ok = Status(status_code_pb2.SUCCESS, "SUCCESS", "Ok")
     bad = Status(status_code_pb2.INPUT_DOWNLOAD_FAILED, "INPUT_DOWNLOAD_FAILED", "could not fetch")
     results = (
-        WorkflowResult("r0", "in0", ok, (ModelOutput("o", "m", "v", "n", ok, (Concept("c", "cat", 0.9),)),)),
+        WorkflowResult(
+            "r0", "in0", ok, (ModelOutput("o", "m", "v", "n", ok, (Concept("c", "cat", 0.9),)),)
+        ),
         WorkflowResult("r1", "in1", bad),
     )
-    return WorkflowPrediction("General", Status(status_code_pb2.MIXED_STATUS, "MIXED_STATUS"), results, ("req-1",))
+    return WorkflowPrediction(
+        "General", Status(status_code_pb2.MIXED_STATUS, "MIXED_STATUS"), results, ("req-1",)
+    )
 
 
 def test_prediction_sequence_protocol_and_raise_for_status() -> None:
@@ -173,7 +218,12 @@ def test_prediction_sequence_protocol_and_raise_for_status() -> None:
 def test_to_dict_is_json_ready() -> None:
     data = _prediction().to_dict()
     assert json.loads(json.dumps(data)) == data
-    assert data["results"][0]["outputs"][0]["concepts"][0] == {"id": "c", "name": "cat", "value": 0.9, "app_id": ""}
+    assert data["results"][0]["outputs"][0]["concepts"][0] == {
+        "id": "c",
+        "name": "cat",
+        "value": 0.9,
+        "app_id": "",
+    }
     assert data["results"][1]["status"]["name"] == "INPUT_DOWNLOAD_FAILED"
     assert "raw" not in json.dumps(data)
 

@@ -104,7 +104,9 @@ def test_no_owner_leaves_user_app_id_unset_and_no_pat_sends_no_key(channel: Any)
 
 def test_output_config_message_is_sent_as_given(channel: Any) -> None:
     client = WorkflowClient(PAT, channel=channel)
-    config = resources_pb2.OutputConfig(max_concepts=3, select_concepts=[resources_pb2.Concept(id="train")])
+    config = resources_pb2.OutputConfig(
+        max_concepts=3, select_concepts=[resources_pb2.Concept(id="train")]
+    )
     _, _, request = answered(channel, lambda: client.predict("General", URL, output_config=config))
     assert request.output_config == config
 
