@@ -43,6 +43,13 @@ CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.service_config_disable_resolution", 1),
     ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
     ("grpc.max_send_message_length", MAX_SEND_BYTES),
+    # The connection is the client's own: not shared with other channels to the same host,
+    # so another channel's failed connect (and its backoff) never fails our calls.
+    ("grpc.use_local_subchannel_pool", 1),
+    # Reconnect within seconds once a server is back; gRPC's default backoff grows to 120 s,
+    # failing every call fast with UNAVAILABLE meanwhile.
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 5000),
 )
 
 _SERIALIZE = service_pb2.PostWorkflowResultsRequest.SerializeToString

@@ -43,3 +43,9 @@ def test_quick_start_runs_against_a_loopback_server(monkeypatch: Any) -> None:
     request = server.requests[0]
     assert request.user_app_id.user_id == "clarifai" and request.workflow_id == "General"
     assert server.metadata[0]["authorization"] == "Key YOUR_PAT"
+
+
+def test_emulator_example_runs() -> None:
+    namespace: dict[str, Any] = {}
+    exec(compile(python_block("## Testing your own code"), str(README), "exec"), namespace)
+    namespace["test_my_service_handles_a_flaky_api"]()

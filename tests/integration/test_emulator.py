@@ -1,0 +1,312 @@
+"""LocalWorkflowServer answers like the API, deterministically, through the real client."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from clarifai_grpc.grpc.api.status import status_code_pb2
+
+from clarifai_workflow_predict import (
+    AuthenticationError,
+    Input,
+    InvalidRequestError,
+    NotFoundError,
+    RetryPolicy,
+    TransportError,
+    WorkflowClient,
+)
+from clarifai_workflow_predict.testing import (
+    BUNDLED_FIXTURES,
+    FixtureError,
+    LocalWorkflowServer,
+    load_workflows,
+)
+
+from ..conftest import FAST_RETRY, PAT
+
+URL = "https://samples.clarifai.com/metro-north.jpg"
+URLS = [f"https://example.com/{i}.jpg" for i in range(10)]
+
+
+@pytest.fixture(scope="module")
+def server() -> Any:
+    with LocalWorkflowServer() as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: LocalWorkflowServer) -> Any:
+    with WorkflowClient(PAT, target=server.target, insecure=True, retry=FAST_RETRY) as c:
+        yield c
+
+
+def test_target_is_loopback_with_the_bound_port(server: LocalWorkflowServer) -> None:
+    host, port = server.target.rsplit(":", 1)
+    assert host == "127.0.0.1" and int(port) == server.port > 0
+
+
+def test_requests_and_metadata_are_recorded(server: LocalWorkflowServer, client: Any) -> None:
+    before = len(server.requests)
+    client.predict("General", URL, metadata=[("x-trace", "t-1")])
+    assert server.requests[before].workflow_id == "General"
+    assert server.requests[before].inputs[0].data.image.url == URL
+    assert server.metadata[before]["authorization"] == f"Key {PAT}"
+    assert server.metadata[before]["x-trace"] == "t-1"
+
+
+def test_outputs_follow_the_workflow_nodes(client: Any) -> None:
+    result = client.predict("General", URL).results[0]
+    assert [o.model_id for o in result.outputs] == [
+        "general-image-recognition",
+        "general-image-embedding",
+    ]
+    concepts = result.outputs[0].concepts
+    assert len(concepts) == 20 and [c.value for c in concepts] == sorted(
+        (c.value for c in concepts), reverse=True
+    )
+    embedding = result.outputs[1].embeddings[0]
+    assert embedding.num_dimensions == 512 == len(embedding.vector)
+    assert all(-1 <= v <= 1 for v in embedding.vector)
+
+
+def test_every_bundled_workflow_answers(client: Any) -> None:
+    detection = client.predict("Detection", URL).results[0].outputs[0]
+    assert 1 <= len(detection.regions) <= 5
+    for region in detection.regions:
+        box = region.bounding_box
+        assert 0 <= box.top_row < box.bottom_row <= 1 and 0 <= box.left_col < box.right_col <= 1
+        assert len(region.concepts) == 3 and region.value == region.concepts[0].value
+    ocr = client.predict("OCR", URL).results[0].outputs[0]
+    assert ocr.regions and all(r.text and r.bounding_box for r in ocr.regions)
+    text = client.predict("Text", Input.from_text("hello")).results[0]
+    assert [o.model_id for o in text.outputs] == [
+        "sentiment-analysis",
+        "text-topics",
+        "text-embedding",
+    ]
+    assert {c.name for c in text.outputs[0].concepts} == {"positive", "neutral", "negative"}
+    food = client.predict("Food", URL).results[0]
+    assert [o.model_name for o in food.outputs] == ["food-items-v1.0", "general"]
+
+
+def test_video_inputs_get_frames(client: Any) -> None:
+    output = client.predict("General", Input.from_url("https://x.com/v.mp4", kind="video"))
+    frames = output.results[0].outputs[0].frames
+    assert [(f.index, f.time_ms) for f in frames] == [(0, 0), (1, 1000), (2, 2000)]
+    assert all(f.concepts for f in frames)
+
+
+def test_same_input_same_outputs_ids_included(server: LocalWorkflowServer, client: Any) -> None:
+    first = client.predict("General", URLS[:3])
+    second = client.predict("General", URLS[:3])
+    assert first.results == second.results
+    with LocalWorkflowServer() as other:
+        with WorkflowClient(target=other.target, insecure=True) as elsewhere:
+            assert elsewhere.predict("General", URLS[:3]).results == first.results
+    a, b = first.results[0].outputs[0], first.results[1].outputs[0]
+    assert a.id != b.id and [c.value for c in a.concepts] != [c.value for c in b.concepts]
+
+
+def test_results_follow_input_order(client: Any) -> None:
+    forward = client.predict("General", URLS)
+    backward = client.predict("General", URLS[::-1])
+    assert list(backward.results) == list(forward.results)[::-1]
+
+
+def test_input_ids_are_echoed(client: Any) -> None:
+    prediction = client.predict("General", [Input.from_url(URL, id="mine"), URL])
+    assert prediction.results[0].input_id == "mine"
+    assert prediction.results[1].input_id  # assigned, deterministically
+    assert prediction.results[1].input_id == client.predict("General", URL).results[0].input_id
+
+
+def test_output_config_is_honoured(client: Any) -> None:
+    concepts = (
+        client.predict("General", URL, output_config={"max_concepts": 3, "min_value": 0.0})
+        .results[0]
+        .outputs[0]
+        .concepts
+    )
+    assert len(concepts) == 3
+    high = client.predict("General", URL, output_config={"min_value": 0.9}).results[0]
+    assert all(c.value >= 0.9 for c in high.outputs[0].concepts)
+
+
+def test_fail_invalid_inputs_fail_alone_under_mixed_status(client: Any) -> None:
+    prediction = client.predict("General", [URL, "https://fail.invalid/a.jpg", URLS[1]])
+    assert prediction.status.code == status_code_pb2.MIXED_STATUS
+    assert [r.ok for r in prediction.results] == [True, False, True]
+    failed = prediction.results[1]
+    assert failed.status.code == status_code_pb2.INPUT_DOWNLOAD_FAILED and failed.outputs == ()
+
+
+def test_unknown_workflow(client: Any) -> None:
+    with pytest.raises(NotFoundError, match="WORKFLOW_DOES_NOT_EXIST") as caught:
+        client.predict("No-Such-Workflow", URL)
+    assert "General" in caught.value.details
+
+
+def test_more_than_32_inputs_in_one_request_fail(client: Any) -> None:
+    request = service_pb2.PostWorkflowResultsRequest(
+        workflow_id="General",
+        inputs=[
+            resources_pb2.Input(data=resources_pb2.Data(image=resources_pb2.Image(url=u)))
+            for u in [URL] * 33
+        ],
+    )
+    response = client.predict_request(request)
+    assert response.status.code == status_code_pb2.PREDICT_INVALID_REQUEST
+    assert not response.results
+    assert len(client.predict("General", [URL] * 33)) == 33  # the client splits them
+
+
+def test_pat_is_checked_when_set() -> None:
+    with LocalWorkflowServer(pat=PAT) as server:
+        with WorkflowClient(PAT, target=server.target, insecure=True) as good:
+            assert good.predict("General", URL).ok
+        with WorkflowClient("another-pat", target=server.target, insecure=True) as wrong:
+            with pytest.raises(AuthenticationError, match="CONN_KEY_INVALID"):
+                wrong.predict("General", URL)
+        with WorkflowClient(target=server.target, insecure=True) as missing:
+            with pytest.raises(AuthenticationError):
+                missing.predict("General", URL)
+
+
+def test_fail_next_with_grpc_codes_and_statuses(server: LocalWorkflowServer, client: Any) -> None:
+    before = len(server.requests)
+    server.fail_next(2, grpc_code=grpc.StatusCode.UNAVAILABLE)
+    assert client.predict("General", URL).ok
+    assert len(server.requests) - before == 3
+    server.fail_next(1, status_code=status_code_pb2.CONN_THROTTLED)
+    assert client.predict("General", URL).ok
+    server.fail_next(1, status_code=status_code_pb2.PREDICT_INVALID_REQUEST)
+    with pytest.raises(InvalidRequestError):
+        client.predict("General", URL)
+    server.fail_next(5)
+    with pytest.raises(TransportError):
+        client.predict("General", URL)
+    server.fail_next(1)  # leave nothing queued for other tests
+    with WorkflowClient(target=server.target, insecure=True, retry=None) as once:
+        with pytest.raises(TransportError):
+            once.predict("General", URL)
+    with pytest.raises(ValueError):
+        server.fail_next(1, grpc_code=grpc.StatusCode.INTERNAL, status_code=1)
+
+
+def test_latency_is_added_to_each_call(server: LocalWorkflowServer, client: Any) -> None:
+    server.latency = 0.2
+    try:
+        started = time.monotonic()
+        client.predict("General", URL)
+        assert time.monotonic() - started >= 0.2
+    finally:
+        server.latency = 0
+
+
+def test_stop_and_start_again_on_the_same_port() -> None:
+    server = LocalWorkflowServer().start()
+    target = server.target
+    client = WorkflowClient(target=target, insecure=True, retry=RetryPolicy(max_attempts=1))
+    assert client.predict("General", URL).ok
+    server.stop()
+    with pytest.raises(TransportError):
+        client.predict("General", URL)
+    server.start()
+    try:
+        assert server.target == target
+        assert WorkflowClient(target=target, insecure=True).predict("General", URL).ok
+        # The old client reconnects too: its retries outlast the short reconnect backoff.
+        with WorkflowClient(target=target, insecure=True, retry=FAST_RETRY) as again:
+            assert again.predict("General", URL).ok
+    finally:
+        client.close()
+        server.stop()
+    with pytest.raises(RuntimeError, match="not running"):
+        server.target  # noqa: B018
+
+
+def test_stop_wakes_calls_sleeping_out_their_latency() -> None:
+    server = LocalWorkflowServer().start()
+    server.latency = 30
+    client = WorkflowClient(target=server.target, insecure=True, retry=None, timeout=60)
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            client.predict("General", URL)
+        except Exception as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    server.stop()
+    thread.join(10)
+    client.close()
+    assert not thread.is_alive() and time.monotonic() - started < 5
+    assert errors and isinstance(errors[0], TransportError)
+
+
+def test_bundled_fixtures_parse_and_name_their_files() -> None:
+    workflows = load_workflows()
+    assert set(workflows) == {"General", "Food", "Detection", "OCR", "Text"}
+    for path in BUNDLED_FIXTURES.glob("*.textproto"):
+        assert path.read_text().startswith("# proto-file:")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("W", 'id: "W"\n', "missing the header"),
+        (
+            "W",
+            '# proto-message: clarifai.api.Workflow\nid: "W" no_such_field: 1\n',
+            "no_such_field",
+        ),
+        (
+            "W",
+            '# proto-message: clarifai.api.Workflow\nid: "Other"\n',
+            "differs from the file name",
+        ),
+        ("W", '# proto-message: clarifai.api.Workflow\nid: "W"\n', "has no nodes"),
+        (
+            "W",
+            '# proto-message: clarifai.api.Workflow\nid: "W"\nnodes { id: "n" model { id: "m" model_type_id: "llm" } }\n',
+            "unknown model_type_id",
+        ),
+        (
+            "W",
+            '# proto-message: clarifai.api.Workflow\nid: "W"\nnodes { id: "n" model { id: "m" model_type_id: "visual-classifier" } }\n',
+            "needs output_info.data.concepts",
+        ),
+    ],
+)
+def test_fixtures_are_parsed_strictly(tmp_path: Path, name: str, text: str, message: str) -> None:
+    (tmp_path / f"{name}.textproto").write_text(text)
+    with pytest.raises(FixtureError, match=message):
+        LocalWorkflowServer(tmp_path)
+
+
+def test_custom_fixtures_directory_and_suppressed_nodes(tmp_path: Path) -> None:
+    (tmp_path / "Mine.textproto").write_text(
+        "# proto-message: clarifai.api.Workflow\n"
+        'id: "Mine"\n'
+        'nodes { id: "hidden" suppress_output: true model { id: "e" model_type_id: "visual-embedder" } }\n'
+        'nodes { id: "shown" model { id: "c" model_type_id: "visual-classifier" '
+        'output_info { data { concepts { id: "x" name: "x" } } } } }\n'
+    )
+    with (
+        LocalWorkflowServer(tmp_path) as server,
+        WorkflowClient(target=server.target, insecure=True) as client,
+    ):
+        result = client.predict("Mine", URL).results[0]
+        with pytest.raises(NotFoundError):
+            client.predict("General", URL)
+    assert [o.model_id for o in result.outputs] == ["c"]
