@@ -53,53 +53,69 @@ def echo(request: Request, context: Any = None, call: int = 0) -> Response:
     )
 
 
-class FakeServer:
-    """A loopback gRPC server for PostWorkflowResults with a pluggable handler.
+def _handlers(serve: Any) -> list[Any]:
+    return [
+        grpc.method_handlers_generic_handler(
+            "clarifai.api.V2",
+            {
+                "PostWorkflowResults": grpc.unary_unary_rpc_method_handler(
+                    serve, response_serializer=Response.SerializeToString
+                )
+            },
+        )
+    ]
 
-    Records each request and its metadata; ``in_flight_max`` is the most calls seen at once.
-    """
 
-    def __init__(self, handler: Handler = echo, *, workers: int = 8) -> None:
+class _Recorder:
+    """What both fake servers record: each request (parsed and raw), its metadata, and the most
+    calls in flight at once."""
+
+    def __init__(self, handler: Any = echo) -> None:
         self.handler = handler
         self.requests: list[Request] = []
+        self.raw_requests: list[bytes] = []
         self.metadata: list[dict[str, str]] = []
         self.in_flight = 0
         self.in_flight_max = 0
+        self.target = ""
         self._lock = threading.Lock()
-        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
-        self._server.add_generic_rpc_handlers(
-            [
-                grpc.method_handlers_generic_handler(
-                    "clarifai.api.V2",
-                    {
-                        "PostWorkflowResults": grpc.unary_unary_rpc_method_handler(
-                            self._serve,
-                            request_deserializer=Request.FromString,
-                            response_serializer=Response.SerializeToString,
-                        )
-                    },
-                )
-            ]
-        )
-        self.port = self._server.add_insecure_port("127.0.0.1:0")
-        self.target = f"127.0.0.1:{self.port}"
 
     @property
     def calls(self) -> int:
         return len(self.requests)
 
-    def _serve(self, request: Request, context: grpc.ServicerContext) -> Response:
+    def _begin(self, raw: bytes, context: Any) -> tuple[Request, int]:
+        request = Request.FromString(raw)
         with self._lock:
             call = len(self.requests)
             self.requests.append(request)
+            self.raw_requests.append(raw)
             self.metadata.append(dict(context.invocation_metadata()))
             self.in_flight += 1
             self.in_flight_max = max(self.in_flight_max, self.in_flight)
+        return request, call
+
+    def _end(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+
+class FakeServer(_Recorder):
+    """A loopback ``grpc.server`` for PostWorkflowResults answering from ``handler``."""
+
+    def __init__(self, handler: Handler = echo, *, workers: int = 8) -> None:
+        super().__init__(handler)
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+        self._server.add_generic_rpc_handlers(_handlers(self._serve))
+        self.port = self._server.add_insecure_port("127.0.0.1:0")
+        self.target = f"127.0.0.1:{self.port}"
+
+    def _serve(self, raw: bytes, context: grpc.ServicerContext) -> Response:
+        request, call = self._begin(raw, context)
         try:
             return self.handler(request, context, call)
         finally:
-            with self._lock:
-                self.in_flight -= 1
+            self._end()
 
     def __enter__(self) -> FakeServer:
         self._server.start()
@@ -107,3 +123,37 @@ class FakeServer:
 
     def __exit__(self, *exc: object) -> None:
         self._server.stop(None).wait()
+
+
+class AioFakeServer(_Recorder):
+    """``FakeServer`` on ``grpc.aio.server``: ``async with AioFakeServer(handler) as server``.
+
+    ``handler(request, context, call)`` may be a coroutine function; it aborts with
+    ``await context.abort(...)``.
+    """
+
+    async def _serve(self, raw: bytes, context: Any) -> Response:
+        import inspect
+
+        request, call = self._begin(raw, context)
+        try:
+            answer = self.handler(request, context, call)
+            return await answer if inspect.isawaitable(answer) else answer
+        finally:
+            self._end()
+
+    async def __aenter__(self) -> AioFakeServer:
+        self._server = grpc.aio.server()
+        self._server.add_generic_rpc_handlers(_handlers(self._serve))
+        self.port = self._server.add_insecure_port("127.0.0.1:0")
+        self.target = f"127.0.0.1:{self.port}"
+        await self._server.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._server.stop(None)
+
+
+def first_concepts(prediction: Any) -> list[str]:
+    """Each result's first concept name: the echo handlers name the input there."""
+    return [r.outputs[0].concepts[0].name for r in prediction.results]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
+
 import clarifai_workflow_predict as cwp
 from clarifai_workflow_predict import errors
 
 PUBLIC = {
     "WorkflowClient",
+    "AsyncWorkflowClient",
     "Input",
     "RetryPolicy",
     "WorkflowPrediction",
@@ -88,12 +91,14 @@ def test_client_signature() -> None:
         ("allow_insecure_pat", kw, False),
     ]
     assert params(cwp.WorkflowClient) == expected
+    assert params(cwp.AsyncWorkflowClient) == expected
 
 
-def test_predict_signatures() -> None:
+@pytest.mark.parametrize("client", [cwp.WorkflowClient, cwp.AsyncWorkflowClient])
+def test_predict_signatures(client: type) -> None:
     kw = inspect.Parameter.KEYWORD_ONLY
     positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    assert params(cwp.WorkflowClient.predict) == [
+    assert params(client.predict) == [
         ("workflow_id", positional, inspect.Parameter.empty),
         ("inputs", positional, inspect.Parameter.empty),
         ("user_id", kw, None),
@@ -105,7 +110,7 @@ def test_predict_signatures() -> None:
         ("timeout", kw, None),
         ("metadata", kw, None),
     ]
-    assert params(cwp.WorkflowClient.predict_request) == [
+    assert params(client.predict_request) == [
         ("request", positional, inspect.Parameter.empty),
         ("timeout", kw, None),
         ("metadata", kw, None),
@@ -178,3 +183,9 @@ def test_result_fields() -> None:
     assert names(cwp.Embedding) == ["vector", "num_dimensions"]
     assert names(cwp.Frame) == ["index", "time_ms", "concepts", "regions"]
     assert names(cwp.Status) == ["code", "name", "description", "details", "req_id"]
+
+
+def test_async_methods_are_coroutines() -> None:
+    for name in ("predict", "predict_request", "close", "__aenter__", "__aexit__"):
+        assert inspect.iscoroutinefunction(getattr(cwp.AsyncWorkflowClient, name))
+    assert cwp.WorkflowClient.predict.__doc__ == cwp.AsyncWorkflowClient.predict.__doc__

@@ -14,6 +14,7 @@
 from ._request import MAX_INPUTS_PER_REQUEST
 from ._retry import RetryPolicy
 from ._version import __version__
+from .aio import AsyncWorkflowClient
 from .client import WorkflowClient
 from .errors import (
     ApiError,
@@ -43,6 +44,7 @@ from .models import (
 
 __all__ = [
     "WorkflowClient",
+    "AsyncWorkflowClient",
     "Input",
     "RetryPolicy",
     "WorkflowPrediction",

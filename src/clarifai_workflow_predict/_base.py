@@ -18,6 +18,27 @@ __all__ = ["BaseClient"]
 
 _DEFAULT_RETRY = RetryPolicy()
 
+PREDICT_DOC = """Run ``inputs`` through a workflow; ``results[i]`` belongs to ``inputs[i]``.
+
+``inputs`` is one input or a sequence: ``Input``, ``resources_pb2.Input``, an ``http(s)://``
+URL (an image), ``bytes`` (an image) or an ``os.PathLike`` (a file). ``user_id``/``app_id``
+override the client's owner ids for this call; ``version_id``, ``output_config`` (an
+``OutputConfig`` or a dict of its fields), ``node_runner_selectors`` and ``workflow_state_id``
+go into the request; ``metadata`` adds call metadata. ``timeout`` (default: the client's) is
+one deadline for the whole call, retries and chunks included.
+
+Raises ``InputError`` before sending anything when the arguments are bad, and an ``ApiError``
+or ``TransportError`` subclass when the call fails. A failed input shows in its own
+``result.status`` instead; so do the inputs of a failed request when others succeeded.
+"""
+
+PREDICT_REQUEST_DOC = """Send a request you built, adding auth, the deadline and retries.
+
+Returns the response unchanged whatever its in-band status; raises only when the RPC itself
+fails (``TransportError``, or the auth errors for gRPC UNAUTHENTICATED / PERMISSION_DENIED).
+No chunking, no conversion.
+"""
+
 
 class BaseClient:
     """Settings, validation and call preparation shared by ``WorkflowClient`` and

@@ -95,10 +95,8 @@ def _random() -> float:
 class Attempts:
     """The attempts of one request: how long each may take, and whether to try again.
 
-    A client calls ``timeout()`` before each attempt, then ``after_response()`` or
-    ``after_rpc_error()``; either returns the seconds to sleep before the next attempt,
-    ``after_response`` returns ``None`` when the response is final, and ``after_rpc_error``
-    raises the typed error when there is to be no next attempt.
+    A client calls ``timeout()`` before each attempt and ``retry_delay()`` after it; the client
+    itself only sends and sleeps.
     """
 
     __slots__ = ("_policy", "_deadline", "_rand", "attempt", "_last")
@@ -126,22 +124,23 @@ class Attempts:
             raise error from self._last
         return remaining
 
-    def after_response(self, response: Any) -> float | None:
-        """``None`` to accept ``response``; seconds to sleep to retry its in-band status."""
-        code = response.status.code
-        if code not in RETRYABLE_STATUS_CODES:
-            return None
-        error = from_status(response.status)
-        return self._delay(error)
+    def retry_delay(self, answer: Any) -> float | None:
+        """Seconds to sleep before the next attempt, or ``None`` when ``answer`` is final.
 
-    def after_rpc_error(self, exc: grpc.RpcError) -> float:
-        """Seconds to sleep before retrying a failed RPC; raises its typed error otherwise."""
-        error = from_rpc_error(exc)
-        if getattr(error, "grpc_code", None) in RETRYABLE_GRPC_CODES:
-            delay = self._delay(error)
-            if delay is not None:
-                return delay
-        raise error from exc
+        ``answer`` is the attempt's response, or the ``grpc.RpcError`` it raised. A response is
+        retried for a retryable in-band status while attempts and time remain, else it is final.
+        An RPC error is retried likewise; when it is final, its typed error is raised from it.
+        """
+        if isinstance(answer, grpc.RpcError):
+            error = from_rpc_error(answer)
+            if getattr(error, "grpc_code", None) in RETRYABLE_GRPC_CODES:
+                delay = self._delay(error)
+                if delay is not None:
+                    return delay
+            raise error from answer
+        if answer.status.code not in RETRYABLE_STATUS_CODES:
+            return None
+        return self._delay(from_status(answer.status))
 
     def _delay(self, error: ClarifaiError) -> float | None:
         if self.attempt >= self._policy.max_attempts:

@@ -10,7 +10,7 @@ import grpc
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
 from . import _channel
-from ._base import BaseClient
+from ._base import PREDICT_DOC, PREDICT_REQUEST_DOC, BaseClient
 from ._response import Outcome, outcome, prediction
 from ._retry import Attempts, Deadline
 from .errors import ClarifaiError
@@ -69,15 +69,6 @@ class WorkflowClient(BaseClient):
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] | None = None,
     ) -> WorkflowPrediction:
-        """Run ``inputs`` through workflow ``workflow_id``; ``results[i]`` belongs to ``inputs[i]``.
-
-        ``inputs`` is one input or a sequence: ``Input``, ``resources_pb2.Input``, an
-        ``http(s)://`` URL (an image), ``bytes`` (an image) or an ``os.PathLike`` (a file).
-        ``user_id``/``app_id`` override the client's owner ids for this call. ``timeout``
-        (default: the client's) bounds the whole call. Raises ``InputError`` before sending
-        anything when the arguments are bad, ``ApiError``/``TransportError`` subclasses when
-        the call fails; a failed input shows in its result's status instead.
-        """
         plan, deadline, md = self._prepare(
             workflow_id,
             inputs,
@@ -94,6 +85,8 @@ class WorkflowClient(BaseClient):
             return prediction(plan, [self._chunk(plan, 0, deadline, md)])
         return prediction(plan, self._chunks(plan, deadline, md))
 
+    predict.__doc__ = PREDICT_DOC
+
     def predict_request(
         self,
         request: service_pb2.PostWorkflowResultsRequest,
@@ -101,13 +94,10 @@ class WorkflowClient(BaseClient):
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] | None = None,
     ) -> service_pb2.PostWorkflowResultsResponse:
-        """Send a request you built, with auth, the deadline and retries added.
-
-        Returns the response unchanged whatever its in-band status; raises only when the RPC
-        itself fails. No chunking, no conversion.
-        """
         deadline, md = self._prepare_request(request, timeout, metadata)
         return self._send(request, deadline, md)
+
+    predict_request.__doc__ = PREDICT_REQUEST_DOC
 
     def close(self) -> None:
         """Stop the chunk pool and close the channel, if the client opened it. Idempotent."""
@@ -135,24 +125,20 @@ class WorkflowClient(BaseClient):
     ) -> service_pb2.PostWorkflowResultsResponse:
         attempts = Attempts(self.retry, deadline)
         method = self._method
-        delay: float | None
         while True:
             try:
-                response = method(request, timeout=attempts.timeout(), metadata=metadata)
+                answer = method(request, timeout=attempts.timeout(), metadata=metadata)
             except grpc.RpcError as exc:
-                delay = attempts.after_rpc_error(exc)
-            else:
-                delay = attempts.after_response(response)
-                if delay is None:
-                    return response
+                answer = exc
+            if (delay := attempts.retry_delay(answer)) is None:
+                return answer
             time.sleep(delay)
 
     def _chunk(self, plan: Plan, chunk: int, deadline: Deadline, metadata: Metadata) -> Outcome:
         try:
-            response = self._send(plan.requests[chunk], deadline, metadata)
+            return outcome(plan, chunk, self._send(plan.requests[chunk], deadline, metadata))
         except ClarifaiError as error:
             return error
-        return outcome(plan, chunk, response)
 
     def _chunks(self, plan: Plan, deadline: Deadline, metadata: Metadata) -> list[Outcome]:
         pool = self._chunk_pool()

@@ -36,8 +36,6 @@ def predictions() -> dict[str, dict[str, Any]]:
             data = client.predict(workflow_id, inputs).to_dict()
             data.pop("request_ids")
             data["status"].pop("req_id")
-            for result in data["results"]:
-                result["status"].pop("req_id")
             out[workflow_id] = data
     return out
 

@@ -49,3 +49,22 @@ def test_emulator_example_runs() -> None:
     namespace: dict[str, Any] = {}
     exec(compile(python_block("## Testing your own code"), str(README), "exec"), namespace)
     namespace["test_my_service_handles_a_flaky_api"]()
+
+
+def test_async_quick_start_runs_against_a_loopback_server(monkeypatch: Any) -> None:
+    code = python_block("## Async quick start")
+    with FakeServer() as server:
+        real = clarifai_workflow_predict.AsyncWorkflowClient
+
+        def pointed(*args: Any, **kwargs: Any) -> Any:
+            return real(*args, target=server.target, insecure=True, **kwargs)
+
+        monkeypatch.setattr(clarifai_workflow_predict, "AsyncWorkflowClient", pointed)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, str(README), "exec"), {})
+    assert out.getvalue().splitlines() == [
+        "['https://samples.clarifai.com/metro-north.jpg']",
+        "['https://samples.clarifai.com/dog2.jpeg']",
+    ]
+    assert {m["authorization"] for m in server.metadata} == {"Key YOUR_PAT"}

@@ -27,7 +27,7 @@ from clarifai_workflow_predict import (
 )
 
 from ..conftest import FAST_RETRY, PAT
-from ..helpers import FakeServer, Response, echo, echo_result, ok_status
+from ..helpers import FakeServer, Response, echo, echo_result, first_concepts, ok_status
 
 URLS = [f"https://example.com/img/{i}.jpg" for i in range(70)]
 
@@ -35,10 +35,6 @@ URLS = [f"https://example.com/img/{i}.jpg" for i in range(70)]
 def client_for(server: FakeServer, **kwargs: Any) -> WorkflowClient:
     kwargs.setdefault("retry", FAST_RETRY)
     return WorkflowClient(PAT, target=server.target, insecure=True, **kwargs)
-
-
-def names(prediction: Any) -> list[str]:
-    return [r.outputs[0].concepts[0].name for r in prediction.results]
 
 
 def slow_echo(delay: float) -> Any:
@@ -74,7 +70,7 @@ def test_70_inputs_go_in_3_concurrent_requests_and_come_back_in_order() -> None:
     with FakeServer(slow_echo(0.2)) as server, client_for(server) as client:
         prediction = client.predict("General", URLS)
     assert sorted(len(r.inputs) for r in server.requests) == [6, 32, 32]
-    assert names(prediction) == URLS
+    assert first_concepts(prediction) == URLS
     assert len(prediction) == 70 and prediction.ok
     assert server.in_flight_max >= 2  # the chunks overlapped
     assert len(prediction.request_ids) == 3 and len(prediction.raw) == 3
@@ -87,7 +83,7 @@ def test_max_concurrency_bounds_requests_in_flight() -> None:
     ):
         prediction = client.predict("General", URLS[:40])
     assert server.calls == 8 and server.in_flight_max == 2
-    assert names(prediction) == URLS[:40]
+    assert first_concepts(prediction) == URLS[:40]
 
 
 def test_every_request_carries_the_same_fields() -> None:
@@ -294,7 +290,8 @@ def test_one_failed_chunk_of_two_marks_only_its_inputs(
     assert all(r.status.name == name and details in r.status.details for r in failed)
     assert all(r.outputs == () for r in failed)
     assert (
-        names(type(prediction)(prediction.workflow_id, prediction.status, succeeded)) == URLS[32:40]
+        first_concepts(type(prediction)(prediction.workflow_id, prediction.status, succeeded))
+        == URLS[32:40]
     )
     assert prediction.status.name == "MIXED_STATUS"
     assert len(prediction.request_ids) == 1
@@ -334,7 +331,10 @@ def test_wrong_result_count_in_one_chunk_fails_only_that_chunk() -> None:
     with FakeServer(short_first) as server, client_for(server, batch_size=10) as client:
         prediction = client.predict("General", URLS[:20])
     assert all(not r.ok and "10 inputs" in r.status.description for r in prediction.results[:10])
-    assert names(type(prediction)("w", prediction.status, prediction.results[10:])) == URLS[10:20]
+    assert (
+        first_concepts(type(prediction)("w", prediction.status, prediction.results[10:]))
+        == URLS[10:20]
+    )
 
 
 def test_results_for_other_inputs_are_refused() -> None:
@@ -419,7 +419,7 @@ def test_drop_in_channel_is_used_and_left_open() -> None:
     with FakeServer() as server:
         channel = grpc.insecure_channel(server.target)
         with WorkflowClient(PAT, channel=channel) as client:
-            assert names(client.predict("General", URLS[:2])) == URLS[:2]
+            assert first_concepts(client.predict("General", URLS[:2])) == URLS[:2]
         # Still usable by its owner after the client closed.
         again = WorkflowClient(PAT, channel=channel)
         assert again.predict("General", URLS[0]).ok
@@ -436,7 +436,7 @@ def test_drop_in_v2_stub_is_used_and_left_open() -> None:
         stub = service_pb2_grpc.V2Stub(channel)
         with WorkflowClient(PAT, stub=stub, user_id="clarifai", app_id="main") as client:
             prediction = client.predict("General", URLS[:3])
-        assert names(prediction) == URLS[:3]
+        assert first_concepts(prediction) == URLS[:3]
         response = stub.PostWorkflowResults(
             service_pb2.PostWorkflowResultsRequest(
                 workflow_id="General", inputs=[echo_result(resources_pb2.Input(id="x"), 0).input]

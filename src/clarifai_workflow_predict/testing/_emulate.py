@@ -46,7 +46,7 @@ def respond(workflow: resources_pb2.Workflow, request: Request, req_id: str) -> 
             req_id,
         )
     config = _Config(request.output_config)
-    results = [_result(workflow, inp, config, req_id) for inp in request.inputs]
+    results = [_result(workflow, inp, config) for inp in request.inputs]
     failed = any(r.status.code != status_code_pb2.SUCCESS for r in results)
     top = (
         status(status_code_pb2.MIXED_STATUS, "Mixed Success", "", req_id)
@@ -110,7 +110,6 @@ def _result(
     workflow: resources_pb2.Workflow,
     inp: resources_pb2.Input,
     config: _Config,
-    req_id: str,
 ) -> resources_pb2.WorkflowResult:
     key, kind, url = _content(inp)
     input_id = inp.id or _digest(key, "input").hex()
@@ -123,7 +122,6 @@ def _result(
                 status_code_pb2.INPUT_DOWNLOAD_FAILED,
                 "Input download failed",
                 f"could not fetch {url}",
-                req_id,
             ),
             input=echo,
         )

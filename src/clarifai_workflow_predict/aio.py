@@ -1,0 +1,153 @@
+"""``AsyncWorkflowClient``: the asyncio client on ``grpc.aio``, a thin shell over the shared core.
+
+Event loops: a ``grpc.aio`` channel belongs to the loop it was created on. The client opens its
+own channel lazily, on the loop of its first call, and stays with that loop: a call from another
+loop raises ``RuntimeError`` at once rather than hanging. Once that first loop is closed (say,
+between two ``asyncio.run`` calls) the client opens a fresh channel on the next loop. A
+``channel=`` or ``stub=`` of yours belongs to the loop you made it on, and the client never
+opens another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Mapping, Sequence
+
+import grpc
+import grpc.aio
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+
+from . import _channel
+from ._base import PREDICT_DOC, PREDICT_REQUEST_DOC, BaseClient
+from ._response import Outcome, outcome, prediction
+from ._retry import Attempts, Deadline
+from .errors import ClarifaiError
+from .models import WorkflowPrediction
+
+__all__ = ["AsyncWorkflowClient"]
+
+
+class AsyncWorkflowClient(BaseClient):
+    """An asyncio client for Clarifai's Workflow Predict RPC, on ``grpc.aio``.
+
+    Takes the same arguments as ``WorkflowClient`` (``channel=`` is a ``grpc.aio.Channel``,
+    ``stub=`` a ``V2Stub`` built on one). Chunks of a large call run concurrently, at most
+    ``max_concurrency`` at a time per client. Safe to share between tasks of one event loop.
+    """
+
+    _aio = True
+
+    def _start(self) -> None:
+        self._channel: grpc.aio.Channel | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+
+    async def predict(
+        self,
+        workflow_id: str,
+        inputs: Any,
+        *,
+        user_id: str | None = None,
+        app_id: str | None = None,
+        version_id: str | None = None,
+        output_config: resources_pb2.OutputConfig | Mapping[str, Any] | None = None,
+        node_runner_selectors: Mapping[str, resources_pb2.RunnerSelector] | None = None,
+        workflow_state_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] | None = None,
+    ) -> WorkflowPrediction:
+        plan, deadline, md = self._prepare(
+            workflow_id,
+            inputs,
+            user_id=user_id,
+            app_id=app_id,
+            version_id=version_id,
+            output_config=output_config,
+            node_runner_selectors=node_runner_selectors,
+            workflow_state_id=workflow_state_id,
+            timeout=timeout,
+            metadata=metadata,
+        )
+        method, semaphore = self._bind_loop()
+        if len(plan.requests) == 1:
+            return prediction(plan, [await self._chunk(method, plan, 0, deadline, md)])
+
+        async def bounded(chunk: int) -> Outcome:
+            async with semaphore:
+                return await self._chunk(method, plan, chunk, deadline, md)
+
+        outcomes = await asyncio.gather(*(bounded(k) for k in range(len(plan.requests))))
+        return prediction(plan, list(outcomes))
+
+    predict.__doc__ = PREDICT_DOC
+
+    async def predict_request(
+        self,
+        request: service_pb2.PostWorkflowResultsRequest,
+        *,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] | None = None,
+    ) -> service_pb2.PostWorkflowResultsResponse:
+        deadline, md = self._prepare_request(request, timeout, metadata)
+        method, _ = self._bind_loop()
+        return await self._send(method, request, deadline, md)
+
+    predict_request.__doc__ = PREDICT_REQUEST_DOC
+
+    async def close(self) -> None:
+        """Close the channel, if the client opened it. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        channel, self._channel = self._channel, None
+        if channel is not None and self._loop is not None and not self._loop.is_closed():
+            await channel.close()
+
+    async def __aenter__(self) -> AsyncWorkflowClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def _bind_loop(self) -> tuple[Any, asyncio.Semaphore]:
+        """The method and chunk semaphore for the running loop, opened on first use."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._loop is not None and not (self.target and self._loop.is_closed()):
+                raise RuntimeError(
+                    "this AsyncWorkflowClient belongs to another event loop: a grpc.aio channel "
+                    "only works on the loop that created it; make one client per loop"
+                )
+            if self.target is not None:  # ours: open it on this loop
+                self._channel = _channel.open_channel(grpc.aio, self.target, self._credentials)
+                self._method = _channel.bind(self._channel, ours=True)
+            self._loop = loop
+            self._semaphore = asyncio.Semaphore(self.max_concurrency)
+        assert self._semaphore is not None
+        return self._method, self._semaphore
+
+    async def _send(
+        self,
+        method: Any,
+        request: service_pb2.PostWorkflowResultsRequest,
+        deadline: Deadline,
+        metadata: Any,
+    ) -> service_pb2.PostWorkflowResultsResponse:
+        attempts = Attempts(self.retry, deadline)
+        while True:
+            try:
+                answer = await method(request, timeout=attempts.timeout(), metadata=metadata)
+            except grpc.RpcError as exc:
+                answer = exc
+            if (delay := attempts.retry_delay(answer)) is None:
+                return answer
+            await asyncio.sleep(delay)
+
+    async def _chunk(
+        self, method: Any, plan: Any, chunk: int, deadline: Deadline, metadata: Any
+    ) -> Outcome:
+        try:
+            request = plan.requests[chunk]
+            return outcome(plan, chunk, await self._send(method, request, deadline, metadata))
+        except ClarifaiError as error:
+            return error
