@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint demo bench soak goldens clean
+.PHONY: test lint demo bench bench-sdk soak goldens clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,12 @@ demo: $(STAMP)
 	$(VENV)/bin/clarifai-workflow-predict demo
 
 bench: $(STAMP)
-	$(PY) bench/run.py
+	GRPC_VERBOSITY=ERROR $(PY) bench/run.py
+
+# The same, with Clarifai's official SDK installed for reference rows (the `bench` extra).
+bench-sdk: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	GRPC_VERBOSITY=ERROR $(PY) bench/run.py
 
 goldens: $(STAMP)
 	$(PY) -m tests.integration.goldens

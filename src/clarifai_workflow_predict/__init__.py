@@ -11,10 +11,11 @@
                 print(output.model_id, [(c.name, round(c.value, 2)) for c in output.concepts])
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._request import MAX_INPUTS_PER_REQUEST
 from ._retry import RetryPolicy
 from ._version import __version__
-from .aio import AsyncWorkflowClient
 from .client import WorkflowClient
 from .errors import (
     ApiError,
@@ -30,17 +31,51 @@ from .errors import (
     TransportError,
 )
 from .inputs import Input
-from .models import (
-    BoundingBox,
-    Concept,
-    Embedding,
-    Frame,
-    ModelOutput,
-    Region,
-    Status,
-    WorkflowPrediction,
-    WorkflowResult,
-)
+
+if TYPE_CHECKING:
+    from .aio import AsyncWorkflowClient
+    from .models import (
+        BoundingBox,
+        Concept,
+        Embedding,
+        Frame,
+        ModelOutput,
+        Region,
+        Status,
+        WorkflowPrediction,
+        WorkflowResult,
+    )
+
+# Loaded on first use: the result classes come with the first client or first access, and
+# the asyncio client with its first access, so `import clarifai_workflow_predict` stays cheap.
+_LAZY = {
+    "AsyncWorkflowClient": "aio",
+    "WorkflowPrediction": "models",
+    "WorkflowResult": "models",
+    "ModelOutput": "models",
+    "Concept": "models",
+    "Region": "models",
+    "BoundingBox": "models",
+    "Embedding": "models",
+    "Frame": "models",
+    "Status": "models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "WorkflowClient",

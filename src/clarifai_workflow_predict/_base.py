@@ -64,6 +64,11 @@ class BaseClient:
         allow_insecure_pat: bool = False,
     ) -> None:
         self._closed = True  # until construction succeeds, so close() has nothing to undo
+        # Results and their conversion load with the first client, not with the package, so
+        # importing stays cheap; predict() then reaches them through this attribute.
+        from . import _response
+
+        self._results = _response
         pat = _auth.resolve_pat(pat)
         self._metadata = _auth.auth_metadata(pat)
         self.user_id = _auth.env(user_id, _auth.USER_ID_ENV)

@@ -7,7 +7,6 @@ been sent yet.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
@@ -29,15 +28,23 @@ _UserAppIDSet = resources_pb2.UserAppIDSet
 _SINGLE = (str, bytes, bytearray, memoryview, Input, resources_pb2.Input, os.PathLike)
 
 
-@dataclass(frozen=True, slots=True)
 class Plan:
     """The requests of one call. ``bounds[k]`` is the ``[start, stop)`` input range of
     ``requests[k]``; ``inputs`` are the protos in input order."""
 
-    workflow_id: str
-    inputs: list[resources_pb2.Input]
-    requests: list[service_pb2.PostWorkflowResultsRequest]
-    bounds: list[tuple[int, int]]
+    __slots__ = ("workflow_id", "inputs", "requests", "bounds")
+
+    def __init__(
+        self,
+        workflow_id: str,
+        inputs: list[resources_pb2.Input],
+        requests: list[service_pb2.PostWorkflowResultsRequest],
+        bounds: list[tuple[int, int]],
+    ) -> None:
+        self.workflow_id = workflow_id
+        self.inputs = inputs
+        self.requests = requests
+        self.bounds = bounds
 
 
 def user_app_id(user_id: str | None, app_id: str | None) -> resources_pb2.UserAppIDSet | None:

@@ -18,9 +18,11 @@ from ._request import Plan
 from .errors import FAILURE, MIXED_STATUS, SUCCESS, ApiError, ClarifaiError, from_status
 from .models import ModelOutput, WorkflowPrediction, WorkflowResult, factory
 
-__all__ = ["Outcome", "outcome", "prediction"]
+__all__ = ["Fetched", "Outcome", "outcome", "prediction"]
 
 Outcome = Union[tuple[Response, list[WorkflowResult]], ClarifaiError]
+#: What sending one request gave: its response, or the error it failed with.
+Fetched = Union[Response, ClarifaiError]
 
 _new_result = factory(WorkflowResult)
 _new_prediction = factory(WorkflowPrediction)
@@ -28,8 +30,11 @@ _NO_OUTPUTS: tuple[ModelOutput, ...] = ()
 _ACCEPTED = (SUCCESS, MIXED_STATUS)
 
 
-def outcome(plan: Plan, chunk: int, response: Response) -> Outcome:
-    """Check and convert the response to request ``chunk`` of ``plan``."""
+def outcome(plan: Plan, chunk: int, fetched: Fetched) -> Outcome:
+    """Check and convert what request ``chunk`` of ``plan`` fetched (a failure passes through)."""
+    if isinstance(fetched, ClarifaiError):
+        return fetched
+    response = fetched
     status = response.status
     if status.code not in _ACCEPTED:
         return from_status(status)

@@ -11,7 +11,7 @@ opens another.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import grpc
 import grpc.aio
@@ -19,10 +19,12 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
 from . import _channel
 from ._base import PREDICT_DOC, PREDICT_REQUEST_DOC, BaseClient
-from ._response import Outcome, outcome, prediction
 from ._retry import Attempts, Deadline
 from .errors import ClarifaiError
-from .models import WorkflowPrediction
+
+if TYPE_CHECKING:
+    from ._response import Fetched, Outcome
+    from .models import WorkflowPrediction
 
 __all__ = ["AsyncWorkflowClient"]
 
@@ -69,15 +71,18 @@ class AsyncWorkflowClient(BaseClient):
             metadata=metadata,
         )
         method, semaphore = self._bind_loop()
+        results = self._results
         if len(plan.requests) == 1:
-            return prediction(plan, [await self._chunk(method, plan, 0, deadline, md)])
+            fetched = await self._fetch(method, plan.requests[0], deadline, md)
+            return results.prediction(plan, [results.outcome(plan, 0, fetched)])
 
-        async def bounded(chunk: int) -> Outcome:
-            async with semaphore:
-                return await self._chunk(method, plan, chunk, deadline, md)
+        async def chunk(k: int) -> Outcome:
+            async with semaphore:  # held while sending only, so conversion never blocks a send
+                fetched = await self._fetch(method, plan.requests[k], deadline, md)
+            return results.outcome(plan, k, fetched)
 
-        outcomes = await asyncio.gather(*(bounded(k) for k in range(len(plan.requests))))
-        return prediction(plan, list(outcomes))
+        outcomes = await asyncio.gather(*(chunk(k) for k in range(len(plan.requests))))
+        return results.prediction(plan, list(outcomes))
 
     predict.__doc__ = PREDICT_DOC
 
@@ -143,11 +148,8 @@ class AsyncWorkflowClient(BaseClient):
                 return answer
             await asyncio.sleep(delay)
 
-    async def _chunk(
-        self, method: Any, plan: Any, chunk: int, deadline: Deadline, metadata: Any
-    ) -> Outcome:
+    async def _fetch(self, method: Any, request: Any, deadline: Deadline, metadata: Any) -> Fetched:
         try:
-            request = plan.requests[chunk]
-            return outcome(plan, chunk, await self._send(method, request, deadline, metadata))
+            return await self._send(method, request, deadline, metadata)
         except ClarifaiError as error:
             return error

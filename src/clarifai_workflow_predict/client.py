@@ -11,16 +11,16 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
 from . import _channel
 from ._base import PREDICT_DOC, PREDICT_REQUEST_DOC, BaseClient
-from ._response import Outcome, outcome, prediction
 from ._retry import Attempts, Deadline
 from .errors import ClarifaiError
-from .models import WorkflowPrediction
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
     from ._auth import Metadata
     from ._request import Plan
+    from ._response import Fetched, Outcome
+    from .models import WorkflowPrediction
 
 __all__ = ["WorkflowClient"]
 
@@ -81,9 +81,11 @@ class WorkflowClient(BaseClient):
             timeout=timeout,
             metadata=metadata,
         )
+        results = self._results
         if len(plan.requests) == 1:
-            return prediction(plan, [self._chunk(plan, 0, deadline, md)])
-        return prediction(plan, self._chunks(plan, deadline, md))
+            only = results.outcome(plan, 0, self._fetch(plan.requests[0], deadline, md))
+            return results.prediction(plan, [only])
+        return results.prediction(plan, self._chunks(plan, deadline, md))
 
     predict.__doc__ = PREDICT_DOC
 
@@ -134,20 +136,20 @@ class WorkflowClient(BaseClient):
                 return answer
             time.sleep(delay)
 
-    def _chunk(self, plan: Plan, chunk: int, deadline: Deadline, metadata: Metadata) -> Outcome:
+    def _fetch(self, request: Any, deadline: Deadline, metadata: Metadata) -> Fetched:
         try:
-            return outcome(plan, chunk, self._send(plan.requests[chunk], deadline, metadata))
+            return self._send(request, deadline, metadata)
         except ClarifaiError as error:
             return error
 
     def _chunks(self, plan: Plan, deadline: Deadline, metadata: Metadata) -> list[Outcome]:
+        # Pool threads only send; this thread converts each response as it arrives, in input
+        # order, so converting never holds up sending the next request.
         pool = self._chunk_pool()
-        futures = [
-            pool.submit(self._chunk, plan, chunk, deadline, metadata)
-            for chunk in range(len(plan.requests))
-        ]
+        futures = [pool.submit(self._fetch, r, deadline, metadata) for r in plan.requests]
+        outcome = self._results.outcome
         try:
-            return [future.result() for future in futures]
+            return [outcome(plan, k, future.result()) for k, future in enumerate(futures)]
         except BaseException:
             for future in futures:
                 future.cancel()

@@ -24,7 +24,6 @@ MAX_IMAGE_BYTES = 20 * 1024 * 1024
 
 _Input = resources_pb2.Input
 _Data = resources_pb2.Data
-_Image = resources_pb2.Image
 _MEDIA = {"image": resources_pb2.Image, "video": resources_pb2.Video, "audio": resources_pb2.Audio}
 
 
@@ -184,7 +183,9 @@ def coerce(value: Any, index: int) -> tuple[resources_pb2.Input, int]:
     cls = type(value)
     if cls is str:
         check_url(value, index)
-        return _Input(data=_Data(image=_Image(url=value))), len(value) + 16
+        proto = _Input()
+        proto.data.image.url = value
+        return proto, len(value) + 16
     if cls is Input:
         return value.proto, value.size
     if cls is _Input:
@@ -196,8 +197,7 @@ def coerce(value: Any, index: int) -> tuple[resources_pb2.Input, int]:
     if isinstance(value, Input):
         return value.proto, value.size
     if isinstance(value, str):
-        check_url(value, index)
-        return _Input(data=_Data(image=_Image(url=str(value)))), len(value) + 16
+        return coerce(str(value), index)
     raise InputError(
         f"inputs[{index}]: expected an Input, an http(s) URL str, bytes, a path "
         f"(os.PathLike) or a resources_pb2.Input, got {cls.__name__}"

@@ -1,0 +1,30 @@
+"""``bench/run.py --quick`` runs every benchmark end to end (figures not asserted: too noisy)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_bench_reports_every_section() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--no-write"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "GRPC_VERBOSITY": "ERROR"},
+    )
+    assert out.returncode == 0, out.stderr
+    for section in (
+        "sync predict vs raw stub call",
+        "conversion, 32 inputs x 3 outputs",
+        "async predict vs raw grpc.aio call",
+        "import, fresh processes",
+        "320 inputs, 50 ms server latency",
+    ):
+        assert f"| {section} |" in out.stdout
+    assert "Targets met:" in out.stdout
