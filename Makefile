@@ -21,8 +21,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy src
 
+RELIABILITY_TESTS := tests/integration/test_faults.py tests/integration/test_hygiene.py \
+	tests/unit/test_input_fuzz.py tests/integration/test_malformed_responses.py \
+	tests/integration/test_security.py
+
+# The reliability tests with their long variants; writes docs/reliability.md from the run.
 soak: $(STAMP)
-	$(PY) -m pytest -q -m soak
+	RELIABILITY_REPORT=.reliability.json $(PY) -m pytest -q $(RELIABILITY_TESTS)
+	$(PY) tests/reliability_report.py .reliability.json docs/reliability.md
 
 demo: $(STAMP)
 	$(VENV)/bin/clarifai-workflow-predict demo

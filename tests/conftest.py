@@ -5,6 +5,8 @@ import os
 # gRPC's core logs connection events (GOAWAY on server shutdown) at INFO; tests stop servers often.
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
+from typing import Any  # noqa: E402
+
 import pytest  # noqa: E402
 
 from clarifai_workflow_predict import RetryPolicy  # noqa: E402
@@ -20,3 +22,44 @@ FAST_RETRY = RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.05)
 @pytest.fixture
 def fast_retry() -> RetryPolicy:
     return FAST_RETRY
+
+
+class Reliability:
+    """Counters the fault, load and hygiene tests add to; ``make reliability`` writes them to
+    ``docs/reliability.md`` (the environment variable ``RELIABILITY_REPORT`` names the JSON file)."""
+
+    FIELDS = (
+        "predictions",
+        "inputs_sent",
+        "calls_made",
+        "faults_injected",
+        "retries",
+        "failed_inputs_reported",
+        "calls_failed_typed",
+        "inputs_lost",
+        "misalignments",
+        "bad_inputs_tried",
+        "malformed_responses_tried",
+        "open_close_cycles",
+        "leaks_found",
+    )
+
+    def __init__(self) -> None:
+        self.counts = dict.fromkeys(self.FIELDS, 0)
+        self.notes: list[str] = []
+
+    def add(self, **counts: int) -> None:
+        for name, value in counts.items():
+            self.counts[name] += value
+
+
+@pytest.fixture(scope="session")
+def reliability() -> Any:
+    stats = Reliability()
+    yield stats
+    path = os.environ.get("RELIABILITY_REPORT")
+    if path:
+        import json
+
+        with open(path, "w") as f:
+            json.dump({"counts": stats.counts, "notes": stats.notes}, f, indent=1)

@@ -6,6 +6,8 @@ attempt, sleep between attempts and run chunks concurrently.
 
 from __future__ import annotations
 
+import os
+import weakref
 from typing import Any, Mapping, Sequence
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
@@ -17,6 +19,17 @@ from .errors import InputError
 __all__ = ["BaseClient"]
 
 _DEFAULT_RETRY = RetryPolicy()
+
+# Clients alive in this process, so a forked child can reset what the fork broke.
+_LIVE: weakref.WeakSet[BaseClient] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_LIVE):
+        client._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 PREDICT_DOC = """Run ``inputs`` through a workflow; ``results[i]`` belongs to ``inputs[i]``.
 
@@ -105,10 +118,14 @@ class BaseClient:
                 self._credentials = _channel.credentials(root_certificates)
         self._start()
         self._closed = False
+        _LIVE.add(self)
 
     def _start(self) -> None:
         """Open what the client owns (the sync client's channel; the async one is lazy)."""
         raise NotImplementedError
+
+    def _after_fork(self) -> None:
+        """Reset, in a forked child, the state that did not survive the fork."""
 
     def _drop_in_method(self, channel: Any, stub: Any) -> Any:
         if stub is not None:

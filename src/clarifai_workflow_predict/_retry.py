@@ -14,13 +14,13 @@ from typing import Any, Callable
 import grpc
 
 from .errors import (
-    RETRYABLE_GRPC_CODES,
     RETRYABLE_STATUS_CODES,
     ClarifaiError,
     DeadlineExceededError,
     InputError,
     from_rpc_error,
     from_status,
+    retryable,
 )
 
 __all__ = ["RetryPolicy", "Deadline", "Attempts"]
@@ -133,7 +133,7 @@ class Attempts:
         """
         if isinstance(answer, grpc.RpcError):
             error = from_rpc_error(answer)
-            if getattr(error, "grpc_code", None) in RETRYABLE_GRPC_CODES:
+            if retryable(error):
                 delay = self._delay(error)
                 if delay is not None:
                     return delay

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import grpc
@@ -12,10 +13,10 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from . import _channel
 from ._base import PREDICT_DOC, PREDICT_REQUEST_DOC, BaseClient
 from ._retry import Attempts, Deadline
-from .errors import ClarifaiError
+from .errors import ClarifaiError, DeadlineExceededError
 
 if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     from ._auth import Metadata
     from ._request import Plan
@@ -136,6 +137,12 @@ class WorkflowClient(BaseClient):
                 return answer
             time.sleep(delay)
 
+    def _after_fork(self) -> None:
+        # The parent's pool threads do not exist here, and its lock may have been held by one
+        # of them: start both afresh, or a chunked call would wait forever.
+        self._pool = None
+        self._lock = threading.Lock()
+
     def _fetch(self, request: Any, deadline: Deadline, metadata: Metadata) -> Fetched:
         try:
             return self._send(request, deadline, metadata)
@@ -149,7 +156,7 @@ class WorkflowClient(BaseClient):
         futures = [pool.submit(self._fetch, r, deadline, metadata) for r in plan.requests]
         outcome = self._results.outcome
         try:
-            return [outcome(plan, k, future.result()) for k, future in enumerate(futures)]
+            return [outcome(plan, k, _wait(f, deadline)) for k, f in enumerate(futures)]
         except BaseException:
             for future in futures:
                 future.cancel()
@@ -166,3 +173,19 @@ class WorkflowClient(BaseClient):
                     thread_name_prefix="clarifai-workflow-predict",
                 )
             return self._pool
+
+
+# How long past the deadline to wait for a chunk: its RPC reports DEADLINE_EXCEEDED by itself;
+# this bound only matters if the pool itself is stuck.
+_GRACE = 1.0
+
+
+def _wait(future: Future[Fetched], deadline: Deadline) -> Fetched:
+    remaining = deadline.remaining()
+    try:
+        return future.result(timeout=None if remaining is None else max(0.0, remaining) + _GRACE)
+    except FutureTimeout:
+        future.cancel()
+        return DeadlineExceededError(
+            f"deadline of {deadline.timeout}s expired before this request ran"
+        )

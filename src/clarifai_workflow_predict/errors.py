@@ -199,6 +199,19 @@ RETRYABLE_STATUS_CODES = frozenset(
 RETRYABLE_GRPC_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
 
 
+def retryable(error: ClarifaiError) -> bool:
+    """Whether a failed RPC may succeed if sent again."""
+    code = getattr(error, "grpc_code", None)
+    if code not in RETRYABLE_GRPC_CODES:
+        return False
+    # gRPC also reports a message over the size limit as RESOURCE_EXHAUSTED; resending it
+    # meets the same limit.
+    return not (
+        code is grpc.StatusCode.RESOURCE_EXHAUSTED
+        and "larger than max" in getattr(error, "details", "")
+    )
+
+
 @lru_cache(maxsize=512)
 def api_error_class(code: int) -> type[ApiError]:
     """The ``ApiError`` subclass for a Clarifai status code, decided by its enum name."""

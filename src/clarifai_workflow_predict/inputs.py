@@ -114,8 +114,11 @@ class Input:
                 if resolved == "image" and size > MAX_IMAGE_BYTES:
                     raise InputError(f"{name}: {_too_big(size)}")
                 raw = f.read()
-        except OSError as exc:
-            raise InputError(f"cannot read input file {name!r}: {exc.strerror or exc}") from exc
+        except InputError:
+            raise
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+            reason = getattr(exc, "strerror", None) or exc
+            raise InputError(f"cannot read input file {name!r}: {reason}") from exc
         if resolved == "text":
             data = _Data(text=resources_pb2.Text(raw=_decode(raw, name)))
             return cls._make(data, resolved, id, metadata)

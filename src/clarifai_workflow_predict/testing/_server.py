@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -36,8 +37,9 @@ class LocalWorkflowServer:
     - everything else succeeds, with outputs derived from a hash of each input's content.
 
     ``requests`` and ``metadata`` record each call (request, and its metadata as a dict).
-    ``fail_next(count, grpc_code=..., status_code=...)`` fails the next calls; ``latency``
-    adds seconds to every call. Use it as a context manager, or ``start()``/``stop()``;
+    ``fail_next(count, grpc_code=..., status_code=...)`` fails the next calls,
+    ``fail_randomly(rate, ...)`` a random share of them (``faults_injected`` counts both), and
+    ``latency`` adds seconds to every call. Use it as a context manager, or ``start()``/``stop()``;
     ``start()`` after ``stop()`` serves again on the same port.
     """
 
@@ -55,6 +57,11 @@ class LocalWorkflowServer:
         self._key = f"Key {pat}" if pat else None
         self._port = port
         self._failures: deque[tuple[str, Any]] = deque()
+        self._random_failures: tuple[tuple[str, Any], ...] = ()
+        self._failure_rate = 0.0
+        self._rng = random.Random()
+        #: How many calls failed on purpose (``fail_next`` and ``fail_randomly``).
+        self.faults_injected = 0
         self._lock = threading.Lock()
         self._calls = itertools.count(1)
         self._stopping = threading.Event()
@@ -133,6 +140,28 @@ class LocalWorkflowServer:
         with self._lock:
             self._failures.extend([failure] * count)
 
+    def fail_randomly(
+        self,
+        rate: float,
+        *,
+        grpc_codes: tuple[grpc.StatusCode, ...] = (grpc.StatusCode.UNAVAILABLE,),
+        status_codes: tuple[int, ...] = (),
+        seed: int | None = None,
+    ) -> None:
+        """Fail each call with probability ``rate`` (0 turns it off), with one of ``grpc_codes``
+        (as RPC errors) or ``status_codes`` (in-band), chosen uniformly; ``seed`` repeats a run."""
+        if not 0 <= rate <= 1:
+            raise ValueError(f"rate must be in [0, 1], got {rate!r}")
+        choices = tuple(("grpc", c) for c in grpc_codes) + tuple(
+            ("status", c) for c in status_codes
+        )
+        if rate and not choices:
+            raise ValueError("give at least one grpc_code or status_code to fail with")
+        with self._lock:
+            self._failure_rate = rate
+            self._random_failures = choices
+            self._rng = random.Random(seed)
+
     def __enter__(self) -> LocalWorkflowServer:
         return self.start()
 
@@ -150,6 +179,10 @@ class LocalWorkflowServer:
             self.requests.append(request)
             self.metadata.append(metadata)
             failure = self._failures.popleft() if self._failures else None
+            if failure is None and self._failure_rate and self._rng.random() < self._failure_rate:
+                failure = self._rng.choice(self._random_failures)
+            if failure is not None:
+                self.faults_injected += 1
         req_id = f"local-{next(self._calls):06d}"
         if self.latency > 0 and self._stopping.wait(self.latency):
             context.abort(grpc.StatusCode.UNAVAILABLE, "server shutting down")
@@ -157,9 +190,7 @@ class LocalWorkflowServer:
             kind, code = failure
             if kind == "grpc":
                 context.abort(code, f"injected {code.name}")
-            return _emulate.failure(
-                code, "Injected failure", "LocalWorkflowServer.fail_next", req_id
-            )
+            return _emulate.failure(code, "Injected failure", "LocalWorkflowServer", req_id)
         if self._key is not None and metadata.get("authorization") != self._key:
             return _emulate.failure(status_code_pb2.CONN_KEY_INVALID, "Invalid API key", "", req_id)
         workflow = self.workflows.get(request.workflow_id)
