@@ -8,17 +8,25 @@ from __future__ import annotations
 
 import os
 import weakref
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from clarifai_grpc.grpc.api import service_pb2
 
 from . import _auth, _channel, _request
 from ._retry import Deadline, RetryPolicy
 from .errors import InputError
 
+if TYPE_CHECKING:
+    from ._stream import Stream
+
 __all__ = ["BaseClient"]
 
 _DEFAULT_RETRY = RetryPolicy()
+
+#: A call's keyword arguments, in the order of the public signatures: ``user_id``, ``app_id``,
+#: ``version_id``, ``output_config``, ``node_runner_selectors``, ``workflow_state_id``,
+#: ``timeout``, ``metadata``. The clients pass them on as one tuple.
+CallOptions = tuple[Any, Any, Any, Any, Any, Any, Any, Any]
 
 # Clients alive in this process, so a forked child can reset what the fork broke.
 _LIVE: weakref.WeakSet[BaseClient] = weakref.WeakSet()
@@ -43,6 +51,17 @@ one deadline for the whole call, retries and chunks included.
 Raises ``InputError`` before sending anything when the arguments are bad, and an ``ApiError``
 or ``TransportError`` subclass when the call fails. A failed input shows in its own
 ``result.status`` instead; so do the inputs of a failed request when others succeeded.
+"""
+
+PREDICT_ITER_DOC = """Stream results for an iterable of inputs of any length, in input order.
+
+Inputs are read lazily, ``batch_size`` at a time, with at most ``max_concurrency`` requests in
+flight, so memory stays bounded for millions of inputs. Takes ``predict``'s keyword arguments;
+``timeout`` bounds each request (with its retries) rather than the whole stream. A failed
+request, or a value that is not an input (status ``INPUT_INVALID_ARGUMENT``), comes back as
+failed results; the stream raises only for arguments that are wrong from the start, and when a
+request fails for authentication, permission or not-found reasons, which every later request
+would share. Stopping the iteration early cancels the requests in flight.
 """
 
 PREDICT_REQUEST_DOC = """Send a request you built, adding auth, the deadline and retries.
@@ -155,35 +174,43 @@ class BaseClient:
             raise RuntimeError(f"{type(self).__name__} is closed; make a new one to predict")
 
     def _prepare(
-        self,
-        workflow_id: str,
-        inputs: Any,
-        *,
-        user_id: str | None,
-        app_id: str | None,
-        version_id: str | None,
-        output_config: Any,
-        node_runner_selectors: Mapping[str, resources_pb2.RunnerSelector] | None,
-        workflow_state_id: str | None,
-        timeout: float | None,
-        metadata: Sequence[tuple[str, str]] | None,
+        self, workflow_id: str, inputs: Any, options: CallOptions
     ) -> tuple[_request.Plan, Deadline, _auth.Metadata]:
         """Everything ``predict`` does before its first RPC."""
+        fields, timeout, metadata = self._call(workflow_id, options)
+        return _request.plan(fields, inputs, self.batch_size), Deadline(timeout), metadata
+
+    def _prepare_stream(
+        self, workflow_id: str, inputs: Any, options: CallOptions
+    ) -> tuple[Stream, float | None, _auth.Metadata]:
+        """Everything ``predict_iter`` does before reading its inputs: returns the stream, the
+        timeout of each request, and the call metadata."""
+        from ._stream import Stream
+
+        fields, timeout, metadata = self._call(workflow_id, options)
+        return Stream(inputs, fields, self.batch_size), timeout, metadata
+
+    def _call(
+        self, workflow_id: str, options: CallOptions
+    ) -> tuple[dict[str, Any], float | None, _auth.Metadata]:
+        """A call's request fields, timeout and metadata, from its arguments, validated."""
         self._check_open()
-        owner = self._owner
-        if user_id is not None or app_id is not None:
-            owner = _request.user_app_id(user_id or self.user_id, app_id or self.app_id)
-        plan = _request.plan(
+        user_id, app_id, version_id, output_config, selectors, state_id, timeout, metadata = options
+        fields = _request.request_fields(
             workflow_id,
-            inputs,
-            owner=owner,
-            batch_size=self.batch_size,
+            owner=self._owner_for(user_id, app_id),
             version_id=version_id,
             output_config=output_config,
-            node_runner_selectors=node_runner_selectors,
-            workflow_state_id=workflow_state_id,
+            node_runner_selectors=selectors,
+            workflow_state_id=state_id,
         )
-        return plan, self._deadline(timeout), _auth.extra_metadata(self._metadata, metadata)
+        each = self.timeout if timeout is None else _check_timeout(timeout, "timeout")
+        return fields, each, _auth.extra_metadata(self._metadata, metadata)
+
+    def _owner_for(self, user_id: str | None, app_id: str | None) -> Any:
+        if user_id is None and app_id is None:
+            return self._owner
+        return _request.user_app_id(user_id or self.user_id, app_id or self.app_id)
 
     def _prepare_request(
         self, request: Any, timeout: float | None, metadata: Sequence[tuple[str, str]] | None
@@ -195,10 +222,8 @@ class BaseClient:
                 "predict_request() takes a PostWorkflowResultsRequest, "
                 f"got {type(request).__name__}"
             )
-        return self._deadline(timeout), _auth.extra_metadata(self._metadata, metadata)
-
-    def _deadline(self, timeout: float | None) -> Deadline:
-        return Deadline(self.timeout if timeout is None else _check_timeout(timeout, "timeout"))
+        each = self.timeout if timeout is None else _check_timeout(timeout, "timeout")
+        return Deadline(each), _auth.extra_metadata(self._metadata, metadata)
 
     def __repr__(self) -> str:
         where = f"target={self.target!r}" if self.target else "drop-in channel"

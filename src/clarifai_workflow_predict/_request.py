@@ -7,14 +7,22 @@ been sent yet.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
 from .errors import InputError
 from .inputs import Input, coerce
 
-__all__ = ["MAX_INPUTS_PER_REQUEST", "MAX_REQUEST_BYTES", "Plan", "plan", "user_app_id"]
+__all__ = [
+    "MAX_INPUTS_PER_REQUEST",
+    "MAX_REQUEST_BYTES",
+    "Plan",
+    "plan",
+    "request_fields",
+    "stream",
+    "user_app_id",
+]
 
 #: The API's limit on inputs per ``PostWorkflowResults`` request.
 MAX_INPUTS_PER_REQUEST = 32
@@ -60,21 +68,18 @@ def user_app_id(user_id: str | None, app_id: str | None) -> resources_pb2.UserAp
     return _UserAppIDSet(user_id=user_id, app_id=app_id)
 
 
-def plan(
+def request_fields(
     workflow_id: Any,
-    inputs: Any,
     *,
     owner: resources_pb2.UserAppIDSet | None,
-    batch_size: int,
     version_id: str | None = None,
     output_config: Any = None,
     node_runner_selectors: Mapping[str, resources_pb2.RunnerSelector] | None = None,
     workflow_state_id: str | None = None,
-) -> Plan:
-    """Validate one call's arguments and build its requests, at most ``batch_size`` inputs each."""
+) -> dict[str, Any]:
+    """Every request field of a call but ``inputs``, validated."""
     if not isinstance(workflow_id, str) or not workflow_id:
         raise InputError(f"workflow_id must be a non-empty str, got {workflow_id!r:.60}")
-    protos, sizes = _inputs(inputs)
     fields: dict[str, Any] = {"workflow_id": workflow_id}
     if owner is not None:
         fields["user_app_id"] = owner
@@ -92,9 +97,51 @@ def plan(
                 f"workflow_state_id must be a str, got {type(workflow_state_id).__name__}"
             )
         fields["workflow_state"] = resources_pb2.WorkflowState(id=workflow_state_id)
+    return fields
+
+
+def plan(fields: dict[str, Any], inputs: Any, batch_size: int) -> Plan:
+    """The requests of one call: ``fields`` (from ``request_fields``) and ``inputs``, at most
+    ``batch_size`` inputs and ``MAX_REQUEST_BYTES`` each."""
+    protos, sizes = _inputs(inputs)
     bounds = _chunks(sizes, batch_size)
     requests = [_Request(inputs=protos[start:stop], **fields) for start, stop in bounds]
-    return Plan(workflow_id, protos, requests, bounds)
+    return Plan(fields["workflow_id"], protos, requests, bounds)
+
+
+def stream(values: Iterable[Any], batch_size: int) -> Iterator[list[Any]]:
+    """``values`` read lazily into chunks of at most ``batch_size`` inputs, each chunk within the
+    request size limit. Each item is an input proto, or the ``InputError`` of a value that is not
+    an input, in its place: one bad value in a long stream fails alone."""
+    if isinstance(values, _SINGLE) or isinstance(values, (Mapping, set, frozenset)):
+        raise InputError(
+            f"inputs must be an ordered iterable of inputs, got {type(values).__name__}"
+        )
+    if not isinstance(values, Iterable):
+        raise InputError(f"inputs must be an iterable of inputs, got {type(values).__name__}")
+    return _stream(iter(values), batch_size)
+
+
+def _stream(values: Iterator[Any], batch_size: int) -> Iterator[list[Any]]:
+    limit = MAX_REQUEST_BYTES - _REQUEST_MARGIN
+    chunk: list[Any] = []
+    count = total = 0  # inputs in the chunk, and their size
+    for index, value in enumerate(values):
+        try:
+            proto, size = coerce(value, index)
+            if size > limit:
+                raise InputError(_too_large(index, size))
+        except InputError as error:
+            chunk.append(error)
+            continue
+        if count == batch_size or total + size > limit:
+            yield chunk
+            chunk, count, total = [], 0, 0
+        chunk.append(proto)
+        count += 1
+        total += size
+    if chunk:
+        yield chunk
 
 
 def _inputs(inputs: Any) -> tuple[list[resources_pb2.Input], list[int]]:
@@ -126,10 +173,7 @@ def _chunks(sizes: list[int], batch_size: int) -> list[tuple[int, int]]:
     start = total = 0
     for index, size in enumerate(sizes):
         if size > limit:
-            raise InputError(
-                f"inputs[{index}] is {size} bytes encoded; one request may be at most "
-                f"{MAX_REQUEST_BYTES} bytes (128 MiB)"
-            )
+            raise InputError(_too_large(index, size))
         if index - start == batch_size or total + size > limit:
             bounds.append((start, index))
             start, total = index, 0
@@ -164,3 +208,10 @@ def _selectors(value: Any) -> dict[str, resources_pb2.RunnerSelector]:
                 f"{type(key).__name__} -> {type(selector).__name__}"
             )
     return dict(value)
+
+
+def _too_large(index: int, size: int) -> str:
+    return (
+        f"inputs[{index}] is {size} bytes encoded; one request may be at most "
+        f"{MAX_REQUEST_BYTES} bytes (128 MiB)"
+    )

@@ -7,7 +7,7 @@ belongs to ``inputs[i]``; the call raises only when every chunk failed.
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Any, Union
 
 from clarifai_grpc.grpc.api import resources_pb2
 from clarifai_grpc.grpc.api.service_pb2 import PostWorkflowResultsResponse as Response
@@ -18,7 +18,7 @@ from ._request import Plan
 from .errors import FAILURE, MIXED_STATUS, SUCCESS, ApiError, ClarifaiError, from_status
 from .models import ModelOutput, WorkflowPrediction, WorkflowResult, factory
 
-__all__ = ["Fetched", "Outcome", "outcome", "prediction"]
+__all__ = ["Fetched", "Outcome", "failed_results", "outcome", "prediction"]
 
 Outcome = Union[tuple[Response, list[WorkflowResult]], ClarifaiError]
 #: What sending one request gave: its response, or the error it failed with.
@@ -84,7 +84,7 @@ def prediction(plan: Plan, outcomes: list[Outcome]) -> WorkflowPrediction:
     all_ok = not failures
     for (start, stop), chunk in zip(plan.bounds, outcomes, strict=True):
         if isinstance(chunk, ClarifaiError):
-            merged.extend(_failed(plan, start, stop, chunk))
+            merged.extend(failed_results(plan.inputs[start:stop], chunk))
             continue
         response, results = chunk
         responses.append(response)
@@ -120,11 +120,12 @@ def failure_status(error: ClarifaiError) -> status_pb2.Status:
     )
 
 
-def _failed(plan: Plan, start: int, stop: int, error: ClarifaiError) -> list[WorkflowResult]:
+def failed_results(inputs: list[Any], error: ClarifaiError) -> list[WorkflowResult]:
+    """A failed result per input of a request that failed with ``error``."""
     raw_status = failure_status(error)
     status = _convert.status(raw_status)
     out = []
-    for proto in plan.inputs[start:stop]:
+    for proto in inputs:
         raw = resources_pb2.WorkflowResult(
             status=raw_status, input=resources_pb2.Input(id=proto.id)
         )

@@ -11,20 +11,22 @@ opens another.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections import deque
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Mapping, Sequence
 
 import grpc
 import grpc.aio
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
 from . import _channel
-from ._base import PREDICT_DOC, PREDICT_REQUEST_DOC, BaseClient
+from ._base import PREDICT_DOC, PREDICT_ITER_DOC, PREDICT_REQUEST_DOC, BaseClient
 from ._retry import Attempts, Deadline
 from .errors import ClarifaiError
 
 if TYPE_CHECKING:
     from ._response import Fetched, Outcome
-    from .models import WorkflowPrediction
+    from ._stream import Chunk, Stream
+    from .models import WorkflowPrediction, WorkflowResult
 
 __all__ = ["AsyncWorkflowClient"]
 
@@ -61,14 +63,16 @@ class AsyncWorkflowClient(BaseClient):
         plan, deadline, md = self._prepare(
             workflow_id,
             inputs,
-            user_id=user_id,
-            app_id=app_id,
-            version_id=version_id,
-            output_config=output_config,
-            node_runner_selectors=node_runner_selectors,
-            workflow_state_id=workflow_state_id,
-            timeout=timeout,
-            metadata=metadata,
+            (
+                user_id,
+                app_id,
+                version_id,
+                output_config,
+                node_runner_selectors,
+                workflow_state_id,
+                timeout,
+                metadata,
+            ),
         )
         method, semaphore = self._bind_loop()
         results = self._results
@@ -85,6 +89,40 @@ class AsyncWorkflowClient(BaseClient):
         return results.prediction(plan, list(outcomes))
 
     predict.__doc__ = PREDICT_DOC
+
+    def predict_iter(
+        self,
+        workflow_id: str,
+        inputs: Iterable[Any],
+        *,
+        user_id: str | None = None,
+        app_id: str | None = None,
+        version_id: str | None = None,
+        output_config: resources_pb2.OutputConfig | Mapping[str, Any] | None = None,
+        node_runner_selectors: Mapping[str, resources_pb2.RunnerSelector] | None = None,
+        workflow_state_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] | None = None,
+    ) -> AsyncIterator[WorkflowResult]:
+        stream, each, md = self._prepare_stream(
+            workflow_id,
+            inputs,
+            (
+                user_id,
+                app_id,
+                version_id,
+                output_config,
+                node_runner_selectors,
+                workflow_state_id,
+                timeout,
+                metadata,
+            ),
+        )
+        return self._iterate(stream, each, md)
+
+    predict_iter.__doc__ = (
+        PREDICT_ITER_DOC + "\nReturns an async iterator: ``async for result in ...``.\n"
+    )
 
     async def predict_request(
         self,
@@ -130,6 +168,32 @@ class AsyncWorkflowClient(BaseClient):
             self._semaphore = asyncio.Semaphore(self.max_concurrency)
         assert self._semaphore is not None
         return self._method, self._semaphore
+
+    async def _iterate(
+        self, stream: Stream, timeout: float | None, metadata: Any
+    ) -> AsyncIterator[WorkflowResult]:
+        method, _ = self._bind_loop()
+        window: deque[tuple[Chunk, asyncio.Future[Fetched] | None]] = deque()
+        try:
+            for chunk in stream:
+                request = chunk.request
+                task = None
+                if request is not None:
+                    fetch = self._fetch(method, request, Deadline(timeout), metadata)
+                    task = asyncio.ensure_future(fetch)
+                window.append((chunk, task))
+                if len(window) >= self.max_concurrency:
+                    done, pending = window.popleft()
+                    for result in stream.results(done, None if pending is None else await pending):
+                        yield result
+            while window:
+                done, pending = window.popleft()
+                for result in stream.results(done, None if pending is None else await pending):
+                    yield result
+        finally:
+            for _, pending in window:
+                if pending is not None:
+                    pending.cancel()
 
     async def _send(
         self,

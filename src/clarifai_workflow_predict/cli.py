@@ -1,4 +1,4 @@
-"""The ``clarifai-workflow-predict`` command: ``predict``, ``serve`` and ``demo``.
+"""The ``clarifai-workflow-predict`` command: ``predict``, ``bulk``, ``serve`` and ``demo``.
 
 Exit codes: 0 success, 1 the call or command failed (one line on stderr; ``--debug`` adds the
 traceback), 2 bad usage, 3 the prediction returned but some inputs failed.
@@ -89,24 +89,32 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("workflow_id", metavar="WORKFLOW_ID")
     predict.add_argument("inputs", nargs="*", metavar="INPUT", help="an http(s) URL or a file path")
     predict.add_argument("--text", action="append", default=[], help="a text input (repeatable)")
-    predict.add_argument("--user-id", help="the workflow owner's user id (e.g. clarifai)")
-    predict.add_argument("--app-id", help="the workflow owner's app id (e.g. main)")
-    predict.add_argument("--version-id", help="a workflow version id")
-    predict.add_argument("--target", help="host:port of the API (default api.clarifai.com:443)")
-    predict.add_argument("--insecure", action="store_true", help="plaintext, for local servers")
-    predict.add_argument(
-        "--allow-insecure-pat",
-        action="store_true",
-        help="with --insecure, allow sending the PAT in plaintext to a non-loopback host",
-    )
-    predict.add_argument(
-        "--pat", help="a personal access token (prefer CLARIFAI_PAT: argv is visible)"
-    )
-    predict.add_argument("--timeout", type=float, default=30.0, help="seconds for the whole call")
-    predict.add_argument("--max-concepts", type=int, help="at most this many concepts per model")
-    predict.add_argument("--min-value", type=float, help="only concepts scoring at least this")
+    _connection_options(predict)
     predict.add_argument("--json", action="store_true", help="print the prediction as JSON")
     predict.set_defaults(run=_predict)
+
+    bulk = commands.add_parser(
+        "bulk",
+        parents=[common],
+        help="predict every input of a file into JSON lines, resumably",
+        description="Predict every input in INPUTS (one URL or path per line, or a CSV with 'url' "
+        "and optional 'id' columns) into --out, one JSON line per input. Rerunning skips inputs "
+        "that already succeeded; Ctrl-C leaves a valid file to resume from.",
+    )
+    bulk.add_argument("workflow_id", metavar="WORKFLOW_ID")
+    bulk.add_argument("inputs_file", metavar="INPUTS", help="a text file of URLs/paths, or a CSV")
+    bulk.add_argument("--out", required=True, help="the JSON-lines file to write (and resume)")
+    bulk.add_argument("--retry-failed", action="store_true", help="run only inputs that failed")
+    bulk.add_argument("--batch-size", type=int, default=32, help="inputs per request (max 32)")
+    bulk.add_argument("--max-concurrency", type=int, default=4, help="requests in flight")
+    bulk.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar (default: when stderr is a terminal)",
+    )
+    _connection_options(bulk)
+    bulk.set_defaults(run=_bulk)
 
     serve = commands.add_parser(
         "serve", parents=[common], help="run the local emulator until interrupted"
@@ -122,6 +130,52 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="print predictions as JSON")
     demo.set_defaults(run=_demo)
     return parser
+
+
+def _connection_options(parser: argparse.ArgumentParser) -> None:
+    """The options ``predict`` and ``bulk`` share: where, as whom, and what to return."""
+    parser.add_argument("--user-id", help="the workflow owner's user id (e.g. clarifai)")
+    parser.add_argument("--app-id", help="the workflow owner's app id (e.g. main)")
+    parser.add_argument("--version-id", help="a workflow version id")
+    parser.add_argument("--target", help="host:port of the API (default api.clarifai.com:443)")
+    parser.add_argument("--insecure", action="store_true", help="plaintext, for local servers")
+    parser.add_argument(
+        "--allow-insecure-pat",
+        action="store_true",
+        help="with --insecure, allow sending the PAT in plaintext to a non-loopback host",
+    )
+    parser.add_argument(
+        "--pat", help="a personal access token (prefer CLARIFAI_PAT: argv is visible)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds per call (bulk: per request)"
+    )
+    parser.add_argument("--max-concepts", type=int, help="at most this many concepts per model")
+    parser.add_argument("--min-value", type=float, help="only concepts scoring at least this")
+
+
+def _client(args: argparse.Namespace, **options: Any) -> Any:
+    from .client import WorkflowClient
+
+    return WorkflowClient(
+        args.pat,
+        user_id=args.user_id,
+        app_id=args.app_id,
+        target=args.target,
+        insecure=args.insecure,
+        allow_insecure_pat=args.allow_insecure_pat,
+        timeout=args.timeout,
+        **options,
+    )
+
+
+def _output_config(args: argparse.Namespace) -> dict[str, Any] | None:
+    config: dict[str, Any] = {}
+    if args.max_concepts is not None:
+        config["max_concepts"] = args.max_concepts
+    if args.min_value is not None:
+        config["min_value"] = args.min_value
+    return config or None
 
 
 def _debug_logging(args: argparse.Namespace) -> None:
@@ -153,29 +207,57 @@ def _inputs(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .client import WorkflowClient
-
     _debug_logging(args)
     values, labels = _inputs(args)
-    config: dict[str, Any] = {}
-    if args.max_concepts is not None:
-        config["max_concepts"] = args.max_concepts
-    if args.min_value is not None:
-        config["min_value"] = args.min_value
-    with WorkflowClient(
-        args.pat,
-        user_id=args.user_id,
-        app_id=args.app_id,
-        target=args.target,
-        insecure=args.insecure,
-        allow_insecure_pat=args.allow_insecure_pat,
-        timeout=args.timeout,
-    ) as client:
+    with _client(args) as client:
         prediction = client.predict(
-            args.workflow_id, values, version_id=args.version_id, output_config=config or None
+            args.workflow_id, values, version_id=args.version_id, output_config=_output_config(args)
         )
     _print(prediction, labels, args.json)
     return _exit_for(prediction)
+
+
+def _bulk(args: argparse.Namespace) -> int:
+    from collections import deque
+
+    from ._bulk import Job, Progress
+
+    _debug_logging(args)
+    job = Job(args.inputs_file, args.out, retry_failed=args.retry_failed)
+    total = job.prepare()
+    shown = sys.stderr.isatty() if args.progress is None else args.progress
+    progress = Progress(total, sys.stderr, shown)
+    pending: deque[tuple[int, str | None]] = deque()
+    interrupted = False
+    with _client(args, batch_size=args.batch_size, max_concurrency=args.max_concurrency) as client:
+        results = client.predict_iter(
+            args.workflow_id,
+            job.values(pending),
+            version_id=args.version_id,
+            output_config=_output_config(args),
+        )
+        with open(args.out, "a", encoding="utf-8") as out:
+            lines: list[str] = []
+            try:
+                for result in results:
+                    index, input_id = pending.popleft()
+                    lines.append(job.record(index, input_id, result))
+                    if len(lines) >= args.batch_size or not pending:
+                        out.write("".join(lines))  # one write per batch: lines land whole
+                        out.flush()
+                        lines.clear()
+                        progress.update(job.written, job.failed)
+            except KeyboardInterrupt:
+                interrupted = True
+            finally:
+                results.close()  # cancels the requests still in flight
+                out.write("".join(lines))
+    progress.update(job.written, job.failed, final=True)
+    print(job.summary(), file=sys.stderr)
+    if interrupted:
+        print("interrupted: run the same command again to resume", file=sys.stderr)
+        return 130
+    return EXIT_FAILED_INPUTS if job.failed else EXIT_OK
 
 
 def _print(prediction: Any, labels: Sequence[str], as_json: bool) -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 import grpc
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
 from . import _channel
-from ._base import PREDICT_DOC, PREDICT_REQUEST_DOC, BaseClient
+from ._base import PREDICT_DOC, PREDICT_ITER_DOC, PREDICT_REQUEST_DOC, BaseClient
 from ._retry import Attempts, Deadline
 from .errors import ClarifaiError, DeadlineExceededError
 
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
     from ._auth import Metadata
     from ._request import Plan
     from ._response import Fetched, Outcome
-    from .models import WorkflowPrediction
+    from ._stream import Chunk, Stream
+    from .models import WorkflowPrediction, WorkflowResult
 
 __all__ = ["WorkflowClient"]
 
@@ -73,14 +75,16 @@ class WorkflowClient(BaseClient):
         plan, deadline, md = self._prepare(
             workflow_id,
             inputs,
-            user_id=user_id,
-            app_id=app_id,
-            version_id=version_id,
-            output_config=output_config,
-            node_runner_selectors=node_runner_selectors,
-            workflow_state_id=workflow_state_id,
-            timeout=timeout,
-            metadata=metadata,
+            (
+                user_id,
+                app_id,
+                version_id,
+                output_config,
+                node_runner_selectors,
+                workflow_state_id,
+                timeout,
+                metadata,
+            ),
         )
         results = self._results
         if len(plan.requests) == 1:
@@ -89,6 +93,38 @@ class WorkflowClient(BaseClient):
         return results.prediction(plan, self._chunks(plan, deadline, md))
 
     predict.__doc__ = PREDICT_DOC
+
+    def predict_iter(
+        self,
+        workflow_id: str,
+        inputs: Iterable[Any],
+        *,
+        user_id: str | None = None,
+        app_id: str | None = None,
+        version_id: str | None = None,
+        output_config: resources_pb2.OutputConfig | Mapping[str, Any] | None = None,
+        node_runner_selectors: Mapping[str, resources_pb2.RunnerSelector] | None = None,
+        workflow_state_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Sequence[tuple[str, str]] | None = None,
+    ) -> Iterator[WorkflowResult]:
+        stream, each, md = self._prepare_stream(
+            workflow_id,
+            inputs,
+            (
+                user_id,
+                app_id,
+                version_id,
+                output_config,
+                node_runner_selectors,
+                workflow_state_id,
+                timeout,
+                metadata,
+            ),
+        )
+        return self._iterate(stream, each, md)
+
+    predict_iter.__doc__ = PREDICT_ITER_DOC
 
     def predict_request(
         self,
@@ -142,6 +178,33 @@ class WorkflowClient(BaseClient):
         # of them: start both afresh, or a chunked call would wait forever.
         self._pool = None
         self._lock = threading.Lock()
+
+    def _iterate(
+        self, stream: Stream, timeout: float | None, metadata: Metadata
+    ) -> Iterator[WorkflowResult]:
+        pool = self._chunk_pool()
+        window: deque[tuple[Chunk, Future[Fetched] | None, Deadline]] = deque()
+
+        def oldest() -> list[WorkflowResult]:
+            chunk, future, deadline = window.popleft()
+            return stream.results(chunk, None if future is None else _wait(future, deadline))
+
+        try:
+            for chunk in stream:
+                deadline = Deadline(timeout)
+                request = chunk.request
+                future = None
+                if request is not None:
+                    future = pool.submit(self._fetch, request, deadline, metadata)
+                window.append((chunk, future, deadline))
+                if len(window) >= self.max_concurrency:
+                    yield from oldest()
+            while window:
+                yield from oldest()
+        finally:
+            for _, future, _ in window:
+                if future is not None:
+                    future.cancel()
 
     def _fetch(self, request: Any, deadline: Deadline, metadata: Metadata) -> Fetched:
         try:

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clarifai_workflow_predict import Input, InputError
-from clarifai_workflow_predict._request import MAX_REQUEST_BYTES, plan
+from clarifai_workflow_predict._request import MAX_REQUEST_BYTES, request_fields
+from clarifai_workflow_predict._request import plan as plan_fields
 from clarifai_workflow_predict.inputs import MAX_IMAGE_BYTES
 
 urls = st.from_regex(
@@ -48,6 +49,10 @@ values = st.recursive(
 )
 
 TRIED = {"count": 0}
+
+
+def plan(workflow_id: str, inputs: Any, *, owner: Any, batch_size: int, **options: Any) -> Any:
+    return plan_fields(request_fields(workflow_id, owner=owner, **options), inputs, batch_size)
 
 
 def valid_or_input_error(value: Any) -> None:
