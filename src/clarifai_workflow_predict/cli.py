@@ -19,20 +19,19 @@ __all__ = ["main"]
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_FAILED_INPUTS = 0, 1, 2, 3
 
 DEMO_PAT = "local-demo-pat"
+# (workflow, what it shows, inputs): "name.png" is a sample image drawn by ``_samples``,
+# ("text", ...) a text input, anything else a URL.
 DEMO_CALLS: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
     (
         "General",
         "concepts, then a 512-d embedding; the fail.invalid input fails alone",
-        (
-            "https://samples.clarifai.com/metro-north.jpg",
-            "https://samples.clarifai.com/dog2.jpeg",
-            "https://fail.invalid/missing.jpg",
-        ),
+        ("station.png", "street.png", "https://fail.invalid/missing.jpg"),
     ),
-    ("Detection", "objects, each with a box", ("https://samples.clarifai.com/metro-north.jpg",)),
-    ("OCR", "lines of text, each with a box", ("https://samples.clarifai.com/metro-north.jpg",)),
+    ("Detection", "objects, each with a box", ("station.png", "street.png")),
+    ("OCR", "lines of text, each with a box", ("sign.png",)),
     ("Text", "sentiment and topics of a text", (("text", "A train pulls into a busy station."),)),
 )
+DEMO_REPORT = "demo-report.html"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--text", action="append", default=[], help="a text input (repeatable)")
     _connection_options(predict)
     predict.add_argument("--json", action="store_true", help="print the prediction as JSON")
+    predict.add_argument(
+        "--html", metavar="FILE", help="also write an HTML report of the prediction"
+    )
     predict.set_defaults(run=_predict)
 
     bulk = commands.add_parser(
@@ -128,6 +130,9 @@ def _parser() -> argparse.ArgumentParser:
         "demo", parents=[common], help="predict sample inputs on the built-in emulator"
     )
     demo.add_argument("--json", action="store_true", help="print predictions as JSON")
+    demo.add_argument(
+        "--report", default=DEMO_REPORT, help=f"where to write the HTML report ({DEMO_REPORT})"
+    )
     demo.set_defaults(run=_demo)
     return parser
 
@@ -214,6 +219,11 @@ def _predict(args: argparse.Namespace) -> int:
             args.workflow_id, values, version_id=args.version_id, output_config=_output_config(args)
         )
     _print(prediction, labels, args.json)
+    if args.html:
+        from pathlib import Path
+
+        Path(args.html).write_text(prediction.to_html(), encoding="utf-8")
+        print(f"wrote {args.html}", file=sys.stderr)
     return _exit_for(prediction)
 
 
@@ -302,20 +312,35 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ._html import render
+    from ._samples import IMAGES
     from .client import WorkflowClient
     from .inputs import Input
     from .testing import LocalWorkflowServer
 
     _debug_logging(args)
     worst = EXIT_OK
+    predictions = []
     with LocalWorkflowServer(pat=DEMO_PAT) as server:
         if not args.json:
             print(f"Local emulator on {server.target} (no network needed)\n")
         with WorkflowClient(DEMO_PAT, target=server.target, insecure=True) as client:
             for workflow_id, about, samples in DEMO_CALLS:
-                values = [Input.from_text(s[1]) if isinstance(s, tuple) else s for s in samples]
-                labels = [f"text {s[1]!r}" if isinstance(s, tuple) else s for s in samples]
+                values, labels = [], []
+                for sample in samples:
+                    if isinstance(sample, tuple):
+                        values.append(Input.from_text(sample[1]))
+                        labels.append(f"text {sample[1]!r}")
+                    elif sample in IMAGES:
+                        values.append(Input.from_bytes(IMAGES[sample]))
+                        labels.append(f"{sample} (sample image, {len(IMAGES[sample]):,} bytes)")
+                    else:
+                        values.append(sample)
+                        labels.append(sample)
                 prediction = client.predict(workflow_id, values, output_config={"max_concepts": 5})
+                predictions.append(prediction)
                 if not args.json:
                     print(f"== {workflow_id}: {about} ==")
                 _print(prediction, labels, args.json)
@@ -325,7 +350,10 @@ def _demo(args: argparse.Namespace) -> int:
                 # The fail.invalid sample is meant to fail; anything else failing is real.
                 if any("fail.invalid" not in r.status.details for r in failed):
                     worst = EXIT_FAILED_INPUTS
+    report = Path(args.report)
+    report.write_text(render(predictions, "clarifai-workflow-predict demo"), encoding="utf-8")
     if not args.json:
         calls = len(DEMO_CALLS)
         print(f"{calls} workflows predicted through the real client and gRPC, on loopback.")
+        print(f"Report: {report.resolve()}")
     return worst

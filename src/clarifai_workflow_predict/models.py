@@ -187,6 +187,14 @@ class WorkflowPrediction:
         """A JSON-ready dict of everything converted (``raw`` left out)."""
         return to_dict(self)
 
+    def to_html(self, title: str | None = None) -> str:
+        """One self-contained HTML page showing each input with its predictions: the picture with
+        regions drawn over it, each model's concepts as score bars, text and embeddings, and
+        failures as error badges. No scripts or network assets; every API string is escaped."""
+        from ._html import render
+
+        return render([self], title)
+
     def __len__(self) -> int:
         return len(self.results)
 

@@ -155,8 +155,20 @@ def test_usage_errors_exit_2(capsys: Any) -> None:
     assert main([]) == 2
 
 
-def test_demo_runs_offline(capsys: Any) -> None:
-    code, out, err = run(capsys, "demo")
+def test_predict_writes_an_html_report(server: Any, capsys: Any, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    code, out, err = run(capsys, *predict_args(server, "--html", str(page)))
+    assert code == 0 and out.startswith("[0] ") and f"wrote {page}" in err
+    assert (
+        page.read_text().startswith("<!doctype html>")
+        and "general-image-recognition" in page.read_text()
+    )
+
+
+def test_demo_runs_offline(capsys: Any, tmp_path: Path) -> None:
+    report = tmp_path / "demo-report.html"
+    code, out, err = run(capsys, "demo", "--report", str(report))
+    assert f"Report: {report}" in out and report.read_text().count("<article") == 7  # one per input
     assert code == 0, err
     for workflow in ("General", "Detection", "OCR", "Text"):
         assert f"== {workflow}:" in out
