@@ -174,6 +174,11 @@ class AsyncWorkflowClient(BaseClient):
     ) -> AsyncIterator[WorkflowResult]:
         method, _ = self._bind_loop()
         window: deque[tuple[Chunk, asyncio.Future[Fetched] | None]] = deque()
+
+        async def oldest() -> list[WorkflowResult]:
+            chunk, task = window.popleft()
+            return stream.results(chunk, None if task is None else await task)
+
         try:
             for chunk in stream:
                 request = chunk.request
@@ -183,12 +188,10 @@ class AsyncWorkflowClient(BaseClient):
                     task = asyncio.ensure_future(fetch)
                 window.append((chunk, task))
                 if len(window) >= self.max_concurrency:
-                    done, pending = window.popleft()
-                    for result in stream.results(done, None if pending is None else await pending):
+                    for result in await oldest():
                         yield result
             while window:
-                done, pending = window.popleft()
-                for result in stream.results(done, None if pending is None else await pending):
+                for result in await oldest():
                     yield result
         finally:
             for _, pending in window:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from concurrent.futures import CancelledError
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
@@ -14,7 +15,7 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from . import _channel
 from ._base import PREDICT_DOC, PREDICT_ITER_DOC, PREDICT_REQUEST_DOC, BaseClient
 from ._retry import Attempts, Deadline
-from .errors import ClarifaiError, DeadlineExceededError
+from .errors import ClarifaiError, DeadlineExceededError, TransportError
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -195,6 +196,7 @@ class WorkflowClient(BaseClient):
                 request = chunk.request
                 future = None
                 if request is not None:
+                    self._check_open()  # closed while iterating: say so, not "pool shut down"
                     future = pool.submit(self._fetch, request, deadline, metadata)
                 window.append((chunk, future, deadline))
                 if len(window) >= self.max_concurrency:
@@ -251,4 +253,8 @@ def _wait(future: Future[Fetched], deadline: Deadline) -> Fetched:
         future.cancel()
         return DeadlineExceededError(
             f"deadline of {deadline.timeout}s expired before this request ran"
+        )
+    except CancelledError:  # close() cancelled it while it waited for a pool thread
+        return TransportError(
+            grpc.StatusCode.CANCELLED, "the client was closed before this request ran"
         )

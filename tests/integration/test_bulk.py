@@ -130,6 +130,20 @@ def test_stopping_early_cancels_and_leaves_the_client_usable(server: Any) -> Non
         assert client.predict("General", urls(1)).ok
 
 
+def test_closing_the_client_mid_stream_ends_it_clearly(server: Any) -> None:
+    client = WorkflowClient(
+        PAT, target=server.target, insecure=True, batch_size=4, max_concurrency=2
+    )
+    seen = []
+    with pytest.raises(RuntimeError, match="closed"):
+        for result in client.predict_iter("General", urls(100)):
+            seen.append(result)
+            if len(seen) == 1:
+                client.close()
+    # What finished before the close came through; nothing else escaped but the clear error.
+    assert 1 <= len(seen) <= 8 and all(r.ok or r.status.details for r in seen)
+
+
 def test_async_predict_iter(server: Any, reference: dict) -> None:
     async def run() -> list[str]:
         async with AsyncWorkflowClient(
