@@ -204,8 +204,7 @@ class BaseClient:
             node_runner_selectors=selectors,
             workflow_state_id=state_id,
         )
-        each = self.timeout if timeout is None else _check_timeout(timeout, "timeout")
-        return fields, each, _auth.extra_metadata(self._metadata, metadata)
+        return fields, self._timeout(timeout), _auth.extra_metadata(self._metadata, metadata)
 
     def _owner_for(self, user_id: str | None, app_id: str | None) -> Any:
         if user_id is None and app_id is None:
@@ -222,8 +221,11 @@ class BaseClient:
                 "predict_request() takes a PostWorkflowResultsRequest, "
                 f"got {type(request).__name__}"
             )
-        each = self.timeout if timeout is None else _check_timeout(timeout, "timeout")
-        return Deadline(each), _auth.extra_metadata(self._metadata, metadata)
+        return Deadline(self._timeout(timeout)), _auth.extra_metadata(self._metadata, metadata)
+
+    def _timeout(self, timeout: float | None) -> float | None:
+        """A call's ``timeout``, validated, or the client's when it gave none."""
+        return self.timeout if timeout is None else _check_timeout(timeout, "timeout")
 
     def __repr__(self) -> str:
         where = f"target={self.target!r}" if self.target else "drop-in channel"

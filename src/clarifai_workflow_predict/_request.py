@@ -19,6 +19,7 @@ __all__ = [
     "MAX_REQUEST_BYTES",
     "Plan",
     "plan",
+    "planned",
     "request_fields",
     "stream",
     "user_app_id",
@@ -102,9 +103,35 @@ def request_fields(
 
 def plan(fields: dict[str, Any], inputs: Any, batch_size: int) -> Plan:
     """The requests of one call: ``fields`` (from ``request_fields``) and ``inputs``, at most
-    ``batch_size`` inputs and ``MAX_REQUEST_BYTES`` each."""
-    protos, sizes = _inputs(inputs)
-    bounds = _chunks(sizes, batch_size)
+    ``batch_size`` inputs and ``MAX_REQUEST_BYTES`` each. Any value that is not an input raises
+    its ``InputError`` here, before anything is sent."""
+    if isinstance(inputs, _SINGLE):  # the common call: one input, one request
+        proto, size = coerce(inputs, 0)
+        if size > MAX_REQUEST_BYTES - _REQUEST_MARGIN:
+            raise InputError(_too_large(0, size))
+        return planned(fields, [proto], [(0, 1)])
+    if isinstance(inputs, (Mapping, set, frozenset)) or not isinstance(inputs, Iterable):
+        raise InputError(
+            "inputs must be one input or an ordered sequence of them (list, tuple, generator), "
+            f"got {type(inputs).__name__}"
+        )
+    protos: list[resources_pb2.Input] = []
+    bounds: list[tuple[int, int]] = []
+    for chunk in _stream(iter(inputs), batch_size):
+        for item in chunk:
+            if isinstance(item, InputError):
+                raise item
+        bounds.append((len(protos), len(protos) + len(chunk)))
+        protos.extend(chunk)
+    if not protos:
+        raise InputError("inputs is empty: nothing to predict")
+    return planned(fields, protos, bounds)
+
+
+def planned(
+    fields: dict[str, Any], protos: list[resources_pb2.Input], bounds: list[tuple[int, int]]
+) -> Plan:
+    """The plan sending ``protos`` with ``fields``, one request per ``[start, stop)`` bound."""
     requests = [_Request(inputs=protos[start:stop], **fields) for start, stop in bounds]
     return Plan(fields["workflow_id"], protos, requests, bounds)
 
@@ -142,44 +169,6 @@ def _stream(values: Iterator[Any], batch_size: int) -> Iterator[list[Any]]:
         total += size
     if chunk:
         yield chunk
-
-
-def _inputs(inputs: Any) -> tuple[list[resources_pb2.Input], list[int]]:
-    if isinstance(inputs, _SINGLE):
-        proto, size = coerce(inputs, 0)
-        return [proto], [size]
-    if isinstance(inputs, (Mapping, set, frozenset)) or not isinstance(inputs, Iterable):
-        raise InputError(
-            "inputs must be one input or an ordered sequence of them (list, tuple, generator), "
-            f"got {type(inputs).__name__}"
-        )
-    protos: list[resources_pb2.Input] = []
-    sizes: list[int] = []
-    for index, value in enumerate(inputs):
-        proto, size = coerce(value, index)
-        protos.append(proto)
-        sizes.append(size)
-    if not protos:
-        raise InputError("inputs is empty: nothing to predict")
-    return protos, sizes
-
-
-def _chunks(sizes: list[int], batch_size: int) -> list[tuple[int, int]]:
-    limit = MAX_REQUEST_BYTES - _REQUEST_MARGIN
-    count = len(sizes)
-    if count <= batch_size and sum(sizes) <= limit:
-        return [(0, count)]
-    bounds = []
-    start = total = 0
-    for index, size in enumerate(sizes):
-        if size > limit:
-            raise InputError(_too_large(index, size))
-        if index - start == batch_size or total + size > limit:
-            bounds.append((start, index))
-            start, total = index, 0
-        total += size
-    bounds.append((start, count))
-    return bounds
 
 
 def _output_config(value: Any) -> resources_pb2.OutputConfig:

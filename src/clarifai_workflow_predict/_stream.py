@@ -52,13 +52,9 @@ class Stream:
         self._fields = fields
 
     def __iter__(self) -> Iterator[Chunk]:
-        workflow_id = self._fields["workflow_id"]
         for items in self._chunks:
             protos = [item for item in items if not isinstance(item, InputError)]
-            plan = None
-            if protos:
-                request = service_pb2.PostWorkflowResultsRequest(inputs=protos, **self._fields)
-                plan = _request.Plan(workflow_id, protos, [request], [(0, len(protos))])
+            plan = _request.planned(self._fields, protos, [(0, len(protos))]) if protos else None
             yield Chunk(items, plan)
 
     @staticmethod
