@@ -81,10 +81,6 @@ class _Bits:
             self._bits.extend(bytes(byte + 1 - len(self._bits) + 1024))
         self._bits[byte] |= 1 << (n & 7)
 
-    def discard(self, n: int) -> None:
-        if n >> 3 < len(self._bits):
-            self._bits[n >> 3] &= ~(1 << (n & 7)) & 0xFF
-
     def __contains__(self, n: int) -> bool:
         byte = n >> 3
         return byte < len(self._bits) and bool(self._bits[byte] & (1 << (n & 7)))
