@@ -3,20 +3,26 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# Two steps: the runtime alone (what `make demo` needs: the package and its three dependencies),
+# then the test, lint and Ray tools on top for everything else.
+RUNTIME := $(VENV)/.runtime
+DEV := $(VENV)/.dev
 
 .PHONY: test lint demo bench bench-sdk soak goldens clean
 
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,ray]'
-	touch $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	touch $(RUNTIME)
 
-test: $(STAMP)
+$(DEV): $(RUNTIME)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,ray]'
+	touch $(DEV)
+
+test: $(DEV)
 	$(PY) -m pytest -q -m "not soak"
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy src
@@ -26,22 +32,22 @@ RELIABILITY_TESTS := tests/integration/test_faults.py tests/integration/test_hyg
 	tests/integration/test_security.py
 
 # The reliability tests with their long variants; writes docs/reliability.md from the run.
-soak: $(STAMP)
+soak: $(DEV)
 	RELIABILITY_REPORT=.reliability.json $(PY) -m pytest -q $(RELIABILITY_TESTS)
 	$(PY) tests/reliability_report.py .reliability.json docs/reliability.md
 
-demo: $(STAMP)
+demo: $(RUNTIME)
 	$(VENV)/bin/clarifai-workflow-predict demo
 
-bench: $(STAMP)
+bench: $(DEV)
 	GRPC_VERBOSITY=ERROR $(PY) bench/run.py
 
 # The same, with Clarifai's official SDK installed for reference rows (the `bench` extra).
-bench-sdk: $(STAMP)
+bench-sdk: $(DEV)
 	$(PY) -m pip install --quiet -e '.[bench]'
 	GRPC_VERBOSITY=ERROR $(PY) bench/run.py
 
-goldens: $(STAMP)
+goldens: $(DEV)
 	$(PY) -m tests.integration.goldens
 
 clean:

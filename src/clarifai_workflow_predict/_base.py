@@ -128,6 +128,12 @@ class BaseClient:
             self._method = self._drop_in_method(channel, stub)
         else:
             self.target = _channel.resolve_target(target)
+            if pat is None and not _channel.is_loopback(_channel.host_of(self.target)):
+                raise InputError(
+                    f"no PAT for {self.target}: set CLARIFAI_PAT to a personal access token "
+                    "(or pass pat=); only loopback targets, such as the local emulator, work "
+                    "without one"
+                )
             if insecure:
                 _channel.check_plaintext(self.target, pat, allow_insecure_pat)
                 if root_certificates is not None:

@@ -3,11 +3,16 @@
 - Inputs: a text file with one URL or path per line (blank lines and ``#`` comments skipped), or
   a ``.csv`` file with a ``url`` column and an optional ``id`` column. An input's ``index`` is its
   position among the inputs, so it names the same input on every run over the same file.
-- Output: one JSON line per input: ``index``, ``id``, ``status`` and ``outputs``.
-- Resume: a rerun keeps the lines of inputs that succeeded and predicts every other input (with
-  ``retry_failed``, only those with a failed line). The kept lines are rewritten first,
-  atomically, so the file always holds exactly one line per input it covers; new lines are
-  appended a request's worth at a time and flushed, so an interrupted run leaves a valid file.
+- Output: one JSON line per input, its keys in this order: ``index``, ``id``, ``source`` (the URL
+  or path exactly as read), ``job`` (workflow, owner ids, version and output settings),
+  ``status`` and ``outputs``.
+- Resume: a rerun first checks that every line in the file belongs to this job (the same input
+  at its ``index``, the same ``job``); on any difference it refuses with ``JobMismatch`` and
+  leaves the file untouched. Then it runs the inputs that have no line yet (and, with
+  ``retry_failed``, those whose line shows a failure, dropping those lines first).
+- Writing: lines are appended a request's worth at a time, and each append is counted in the
+  same step, with Ctrl-C held off until both are done: an interrupted run never writes a line
+  twice and its summary counts exactly the lines it wrote.
 """
 
 from __future__ import annotations
@@ -15,183 +20,457 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
+import signal
 import sys
 import tempfile
+import threading
 import time
+from array import array
 from collections import Counter, deque
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any, Iterator, Mapping
 
+from ._response import rpc_failed
 from .errors import InputError
-from .inputs import Input
+from .inputs import from_source
 from .models import WorkflowResult, to_dict
 
-__all__ = ["Job", "read_inputs"]
+__all__ = ["Job", "JobMismatch", "TargetDown", "read_inputs"]
 
 _SUCCESS = "SUCCESS"
+_NONE, _DONE, _FAILED = 0, 1, 2
+# How a mismatch names each ``job`` setting: as the command line sets it.
+_SETTING_WORDS = {
+    "workflow_id": "workflow",
+    "user_id": "--user-id",
+    "app_id": "--app-id",
+    "version_id": "--version-id",
+    "output_config": "output settings (--max-concepts, --min-value)",
+}
+_OUTPUTS_KEY = b',"outputs":'
+#: Requests in a row that fail below the API before ``bulk`` stops (see ``TargetDown``).
+STOP_AFTER_FAILED_REQUESTS = 3
+
+
+class JobMismatch(InputError):
+    """The output file holds lines of another job; the message names the first difference."""
+
+
+class TargetDown(Exception):
+    """Every request in a row failed at the transport level: the target is unreachable."""
 
 
 def read_inputs(path: str | os.PathLike[str]) -> Iterator[tuple[int, str | None, str]]:
-    """``(index, id or None, url or path)`` for each input in a text or CSV file."""
+    """``(index, id or None, source)`` for each input in a text or CSV file."""
     source = Path(path)
     try:
         handle = source.open(newline="", encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read inputs file {str(source)!r}: {exc.strerror or exc}") from exc
     with handle:
-        if source.suffix.lower() == ".csv":
-            rows = csv.DictReader(handle)
-            if not rows.fieldnames or "url" not in rows.fieldnames:
-                raise InputError(
-                    f"{source}: a CSV of inputs needs a 'url' column (and may have 'id')"
-                )
-            for index, row in enumerate(rows):
-                yield index, (row.get("id") or None), (row["url"] or "").strip()
-            return
-        index = 0
-        for line in handle:
-            value = line.strip()
-            if value and not value.startswith("#"):
-                yield index, None, value
-                index += 1
+        try:
+            if source.suffix.lower() == ".csv":
+                rows = csv.DictReader(handle)
+                if not rows.fieldnames or "url" not in rows.fieldnames:
+                    raise InputError(
+                        f"{source}: a CSV of inputs needs a 'url' column (and may have 'id')"
+                    )
+                for index, row in enumerate(rows):
+                    yield index, (row.get("id") or None), (row["url"] or "").strip()
+                return
+            index = 0
+            for line in handle:
+                value = line.strip()
+                if value and not value.startswith("#"):
+                    yield index, None, value
+                    index += 1
+        except UnicodeDecodeError as exc:
+            raise InputError(f"inputs file {str(source)!r} is not UTF-8 text") from exc
 
 
-def input_value(raw: str, input_id: str | None) -> Any:
-    """What to predict for one line: an ``Input`` with its id, or the raw value when it is not a
-    valid input, so ``predict_iter`` reports that input's own error in its result."""
-    is_url = raw.lower().startswith(("http://", "https://"))
+def input_value(source: str, input_id: str | None) -> Any:
+    """What to predict for one line: an ``Input`` with its id, or, when the line is not a valid
+    input, a value ``predict_iter`` rejects in that input's own result."""
     try:
-        return (
-            Input.from_url(raw, id=input_id) if is_url else Input.from_file(Path(raw), id=input_id)
-        )
+        return from_source(source, id=input_id)
     except InputError:
-        return raw if is_url else Path(raw)
+        return source if "://" in source else Path(source)
 
 
-class _Bits:
-    """A growable set of small non-negative ints (input indexes), one bit each."""
+class _Head:
+    """What a line says about itself, without its outputs: enough to check and count it."""
+
+    __slots__ = ("index", "id", "source", "job", "status")
+
+    def __init__(self, record: Mapping[str, Any]) -> None:
+        index, status = record["index"], record["status"]
+        if type(index) is not int or index < 0 or not isinstance(status.get("name"), str):
+            raise ValueError("not a result line")
+        self.index: int = index
+        self.id = record.get("id")
+        self.source = record.get("source")
+        self.job = record.get("job")
+        self.status: str = status["name"]
+
+
+def _head(line: bytes) -> _Head:
+    """Parse a line's head; ``ValueError`` (or ``KeyError``/``TypeError``) if it is no result."""
+    cut = line.find(_OUTPUTS_KEY)
+    # The key cannot occur inside a JSON string (its quotes would be escaped), so the first
+    # match is the real key of a line this module wrote; anything else is parsed whole.
+    record = json.loads(line[:cut] + b"}" if cut > 0 else line)
+    return _Head(record)
+
+
+def _key(source: Any, input_id: Any) -> int:
+    """A non-zero 64-bit key of one input, to compare a line's input with the file's."""
+    return (hash((source, input_id)) & 0xFFFF_FFFF_FFFF_FFFF) | 1
+
+
+class _Interrupts:
+    """Ctrl-C as ``KeyboardInterrupt``, except inside ``held()`` blocks (which nest), where it
+    waits until the outermost block is done; so a block that writes and counts lines never
+    stops halfway."""
 
     def __init__(self) -> None:
-        self._bits = bytearray()
+        self._depth = 0
+        self._pending = False
+        self._previous: Any = None
 
-    def add(self, n: int) -> None:
-        byte = n >> 3
-        if byte >= len(self._bits):
-            self._bits.extend(bytes(byte + 1 - len(self._bits) + 1024))
-        self._bits[byte] |= 1 << (n & 7)
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
 
-    def __contains__(self, n: int) -> bool:
-        byte = n >> 3
-        return byte < len(self._bits) and bool(self._bits[byte] & (1 << (n & 7)))
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self._depth:
+            self._pending = True
+            return
+        raise KeyboardInterrupt
 
-# The start of a line as ``Job.record`` writes it: enough to know an input's index and status
-# without parsing its outputs. Lines in any other shape are parsed whole.
-_HEAD = re.compile(
-    rb'\{"index":(\d+),"id":(?:null|"(?:[^"\\]|\\.)*"),"status":\{"code":-?\d+,"name":"([^"\\]*)"'
-)
-
-
-def _scan(path: Path) -> Iterator[tuple[int, str, bytes]]:
-    """``(index, status name, line)`` of each whole result line of an output file; a torn line
-    (an interrupted write) is skipped."""
-    with path.open("rb") as handle:
-        for number, line in enumerate(handle, 1):
-            head = _HEAD.match(line)
-            if head is not None and line.endswith(b"}\n"):
-                yield int(head[1]), head[2].decode(), line
-                continue
-            try:
-                record = json.loads(line)
-                index, name = record["index"], record["status"]["name"]
-                if type(index) is not int or index < 0 or not isinstance(name, str):
-                    raise ValueError("not a result line")
-            except (ValueError, KeyError, TypeError):
-                print(
-                    f"warning: {path}:{number}: skipping a line that is not a whole result",
-                    file=sys.stderr,
-                )
-                continue
-            yield index, name, line if line.endswith(b"\n") else line + b"\n"
+    @contextmanager
+    def held(self, *, then_raise: bool = True) -> Iterator[None]:
+        """Hold Ctrl-C until the block is done; then raise it, unless the caller is already
+        stopping (``then_raise=False``)."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+        if not self._depth and self._pending:
+            self._pending = False
+            if then_raise:
+                raise KeyboardInterrupt
 
 
 class Job:
-    """One run of ``bulk``: what to predict, where results go, and the tally."""
+    """One run of ``bulk``: what to predict, where results go, and the tally.
+
+    ``settings`` (workflow id, owner ids, version, output settings) are written into every line
+    as ``job``, and a resume must match them.
+    """
 
     def __init__(
-        self, inputs: str | os.PathLike[str], out: str | os.PathLike[str], *, retry_failed: bool
+        self,
+        inputs: str | os.PathLike[str],
+        out: str | os.PathLike[str],
+        settings: Mapping[str, Any],
+        *,
+        retry_failed: bool = False,
+        overwrite: bool = False,
     ) -> None:
         self.inputs = Path(inputs)
         self.out = Path(out)
+        self.settings = dict(settings)
         self.retry_failed = retry_failed
-        self.statuses: Counter[str] = Counter()  # over the whole output file
-        self.kept = 0
-        self.written = 0
-        self.failed = 0
-        self._run = _Bits()  # indexes to predict this time
+        self.overwrite = overwrite
+        self._job_json = json.dumps(self.settings, separators=(",", ":"), sort_keys=True)
+        self.held = Counter[str]()  # statuses of the lines the file keeps from before
+        self.wrote = Counter[str]()  # statuses of the lines this run wrote
+        self.never_ran = 0  # inputs with no line before this run
+        self.to_run = 0
+        # Per index: _NONE (to run), _DONE or _FAILED (a line kept); and which had a line.
+        self._state = bytearray()
+        self._lined = bytearray()
+        self._names = Counter[str]()
+        self._torn_at: int | None = None
+        self._repeated = False
+
+    # --- before the first request ------------------------------------------------------------
 
     def prepare(self) -> int:
-        """Keep the output file's successes (rewritten atomically, one line per input), and choose
-        what to run: every input without a success, or with ``retry_failed`` only those that
-        failed. Returns how many inputs will run."""
-        succeeded, failed = self._keep_successes()
-        total = 0
+        """Check the output file against this job and the inputs, drop the lines of inputs
+        that will run again, and return how many inputs will run. Raises ``JobMismatch`` (the
+        file untouched) when the file holds lines of another job or other inputs."""
+        if self.overwrite:
+            self.out.write_bytes(b"")
+        else:
+            self._check()
+        again = _FAILED if self.retry_failed else None
+        names = self._names
+        dropped = 0
+        if again is not None:
+            for index, state in enumerate(self._state):
+                if state == again:
+                    self._state[index] = _NONE
+                    dropped += 1
+            names = Counter({name: n for name, n in names.items() if name == _SUCCESS})
+        if dropped or self._repeated:
+            self._rewrite()
+        elif self._torn_at is not None:
+            os.truncate(self.out, self._torn_at)
+            print(f"warning: {self.out}: dropped a torn last line", file=sys.stderr)
+        self.held = names
+        self.to_run = self.never_ran = 0
         for index, _, _ in read_inputs(self.inputs):
-            if index not in succeeded and (index in failed or not self.retry_failed):
-                self._run.add(index)
-                total += 1
-        return total
+            if not self._kept(index):
+                self.to_run += 1
+                self.never_ran += not self._had_line(index)
+        return self.to_run
 
-    def _keep_successes(self) -> tuple[_Bits, _Bits]:
-        succeeded, failed = _Bits(), _Bits()
+    def _kept(self, index: int) -> bool:
+        return index < len(self._state) and self._state[index] != _NONE
+
+    def _had_line(self, index: int) -> bool:
+        return index < len(self._lined) and bool(self._lined[index])
+
+    def _check(self) -> None:
+        """Read the file's lines: each index's state, the status counts, a torn last line and
+        repeated indexes; refuse it if a line belongs to another job or another input."""
         if not self.out.exists():
-            return succeeded, failed
+            return
+        # Per index, a key of the line's source alone and of its source and id: the id is the
+        # input's own when the inputs file gives one, else whatever the API assigned.
+        by_source, by_both = array("Q"), array("Q")
+        offset = 0
+        with self.out.open("rb") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.endswith(b"\n"):  # an interrupted write, only ever the last line
+                    self._torn_at = offset
+                    break
+                try:
+                    head = _head(line)
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    raise JobMismatch(
+                        f"{self.out} line {number} is not a result line written by bulk; "
+                        "use another --out, or --overwrite to start the file afresh"
+                    ) from None
+                offset += len(line)
+                self._check_job(head, number)
+                index = head.index
+                grow = index + 1 - len(by_source)
+                if grow > 0:
+                    by_source.frombytes(bytes(8 * grow))
+                    by_both.frombytes(bytes(8 * grow))
+                    self._state.extend(bytes(grow))
+                if self._state[index] != _NONE:
+                    self._repeated = True
+                    continue
+                by_source[index] = _key(head.source, None)
+                by_both[index] = _key(head.source, head.id)
+                self._state[index] = _DONE if head.status == _SUCCESS else _FAILED
+                self._names[head.status] += 1
+        self._lined = bytearray(self._state)
+        self._check_inputs(by_source, by_both)
+
+    def _check_job(self, head: _Head, number: int) -> None:
+        if not isinstance(head.source, str) or not isinstance(head.job, dict):
+            raise JobMismatch(
+                f"{self.out} line {number} has no 'source' or 'job': it was written by an older "
+                "version of bulk; use another --out, or --overwrite to start afresh"
+            )
+        if json.dumps(head.job, separators=(",", ":"), sort_keys=True) == self._job_json:
+            return
+        for name in [*self.settings, *(k for k in head.job if k not in self.settings)]:
+            was, now = head.job.get(name), self.settings.get(name)
+            if was != now:
+                raise JobMismatch(
+                    f"{self.out} was written with {_SETTING_WORDS.get(name, name)} "
+                    f"{_shown(was)}, but this run has {_shown(now)} (line {number}); use "
+                    "another --out, or --overwrite to start the file afresh"
+                )
+
+    def _check_inputs(self, by_source: array[int], by_both: array[int]) -> None:
+        count = 0
+        for index, input_id, source in read_inputs(self.inputs):
+            count = index + 1
+            if not self._kept(index):
+                continue
+            same = (
+                by_both[index] == _key(source, input_id)
+                if input_id
+                else by_source[index] == _key(source, None)
+            )
+            if not same:
+                line_id, line_source = self._line_for(index)
+                if line_source != source:
+                    what = f"source {line_source!r}, but {self.inputs} has {source!r}"
+                else:
+                    what = f"id {line_id!r}, but {self.inputs} has id {input_id!r}"
+                raise JobMismatch(
+                    f"{self.out} holds the result for input {index} with {what} at that "
+                    "index; use another --out, or --overwrite to start the file afresh"
+                )
+        beyond = self._state.find(b"\x01", count), self._state.find(b"\x02", count)
+        first = min((i for i in beyond if i >= 0), default=-1)
+        if first >= 0:
+            raise JobMismatch(
+                f"{self.out} holds a result for input {first}, but {self.inputs} has only "
+                f"{count} inputs; use another --out, or --overwrite to start the file afresh"
+            )
+
+    def _line_for(self, index: int) -> tuple[Any, Any]:
+        with self.out.open("rb") as handle:
+            for line in handle:
+                head = _head(line)
+                if head.index == index:
+                    return head.id, head.source
+        raise AssertionError(f"no line for index {index}")  # _check saw one
+
+    def _rewrite(self) -> None:
+        """Rewrite the file atomically with the first whole line of each kept index."""
         fd, temp = tempfile.mkstemp(prefix=f".{self.out.name}.", dir=self.out.parent)
+        written = bytearray(len(self._state))
         try:
-            with os.fdopen(fd, "wb") as handle:
-                for index, name, line in _scan(self.out):
-                    if name != _SUCCESS:
-                        failed.add(index)
-                    elif index not in succeeded:
-                        succeeded.add(index)
+            with os.fdopen(fd, "wb") as handle, self.out.open("rb") as old:
+                for line in old:
+                    if not line.endswith(b"\n"):
+                        break
+                    index = _head(line).index
+                    if self._kept(index) and not written[index]:
+                        written[index] = 1
                         handle.write(line)
-                        self.kept += 1
             os.replace(temp, self.out)
         except BaseException:
             os.unlink(temp)
             raise
-        self.statuses[_SUCCESS] += self.kept
-        return succeeded, failed
 
-    def values(self, pending: deque[tuple[int, str | None]]) -> Iterator[Any]:
-        """The inputs to run, lazily; each one's ``(index, id)`` is queued in ``pending``."""
-        for index, input_id, raw in read_inputs(self.inputs):
-            if index in self._run:
-                pending.append((index, input_id))
-                yield input_value(raw, input_id)
+    # --- the run ---------------------------------------------------------------------------
 
-    def record(self, index: int, input_id: str | None, result: WorkflowResult) -> str:
-        """The JSON line for one result, counted in the tally."""
-        name = result.status.name
-        self.statuses[name] += 1
-        self.written += 1
-        if name != _SUCCESS:
-            self.failed += 1
+    def values(self, pending: deque[tuple[int, str | None, str]]) -> Iterator[Any]:
+        """The inputs to run, lazily; each one's ``(index, id, source)`` is queued in
+        ``pending``, in the order ``predict_iter`` will answer them."""
+        for index, input_id, source in read_inputs(self.inputs):
+            if not self._kept(index):
+                pending.append((index, input_id, source))
+                yield input_value(source, input_id)
+
+    def run(
+        self,
+        results: Iterator[WorkflowResult],
+        pending: deque[tuple[int, str | None, str]],
+        *,
+        batch_size: int,
+        progress: Progress,
+    ) -> bool:
+        """Write a line per result, in order; returns False when interrupted (Ctrl-C).
+
+        Raises ``TargetDown`` when ``STOP_AFTER_FAILED_REQUESTS`` requests in a row, or every
+        request of the run, failed at the transport level; their inputs get no line, so a
+        rerun runs them.
+        """
+        batch: list[tuple[str, str]] = []  # (line, status name), written and counted together
+        unsure: list[tuple[str, str]] = []  # transport failures, until the target answers again
+        limit = STOP_AFTER_FAILED_REQUESTS * batch_size
+        answered = False
+        first_failure: WorkflowResult | None = None
+        with _Interrupts() as interrupts, self.out.open("a", encoding="utf-8") as out:
+            try:
+                for result in results:
+                    index, input_id, source = pending.popleft()
+                    entry = (self._line(index, input_id, source, result), result.status.name)
+                    if rpc_failed(result):
+                        unsure.append(entry)
+                        first_failure = first_failure or result
+                        if len(unsure) >= limit:
+                            raise TargetDown(_down(first_failure, STOP_AFTER_FAILED_REQUESTS))
+                        continue
+                    answered = True
+                    first_failure = None
+                    batch.extend(unsure)
+                    unsure.clear()
+                    batch.append(entry)
+                    if len(batch) >= batch_size:
+                        self._commit(out, batch, interrupts)
+                        progress.update(self)
+                if unsure and not answered:
+                    raise TargetDown(_down(first_failure, None))
+                batch.extend(unsure)
+                self._commit(out, batch, interrupts)
+                return True
+            except KeyboardInterrupt:
+                with interrupts.held(then_raise=False):  # a second Ctrl-C changes nothing
+                    self._commit(out, batch, interrupts)
+                return False
+            except TargetDown:
+                self._commit(out, batch, interrupts)  # what was answered before the streak
+                raise
+            finally:
+                with interrupts.held(then_raise=False):
+                    results.close()  # type: ignore[attr-defined]  # cancels requests in flight
+
+    def _commit(self, out: IO[str], batch: list[tuple[str, str]], interrupts: _Interrupts) -> None:
+        """Append ``batch`` and count it, as one step Ctrl-C cannot split."""
+        if not batch:
+            return
+        with interrupts.held():
+            out.write("".join(line for line, _ in batch))  # one write per batch: lines land whole
+            out.flush()
+            self.wrote.update(name for _, name in batch)
+            batch.clear()
+
+    def _line(self, index: int, input_id: str | None, source: str, result: WorkflowResult) -> str:
         status = to_dict(result.status)
         status.pop("req_id", None)
         line = {
             "index": index,
             "id": input_id or result.input_id,
+            "source": source,
+            "job": self.settings,
             "status": status,
             "outputs": [to_dict(o) for o in result.outputs],
         }
         return json.dumps(line, separators=(",", ":")) + "\n"
 
+    # --- the tally -------------------------------------------------------------------------
+
+    @property
+    def written(self) -> int:
+        return sum(self.wrote.values())
+
+    @property
+    def failed(self) -> int:
+        """Lines in the file now that show a failure."""
+        return sum(n for name, n in (self.held + self.wrote).items() if name != _SUCCESS)
+
     def summary(self) -> str:
-        counts = ", ".join(f"{name} {count:,}" for name, count in self.statuses.most_common())
-        this_run = f"{self.written:,} predicted this run ({self.failed:,} failed)"
-        return f"{this_run}, {self.kept:,} kept from before; {self.out}: {counts or 'empty'}"
+        """Two lines: what this run wrote, and what the file holds now."""
+        holds = self.held + self.wrote
+        left = self.to_run - self.written
+        return (
+            f"this run: wrote {self.written:,} lines ({_counts(self.wrote)})\n"
+            f"{self.out}: {sum(holds.values()):,} lines ({_counts(holds)})"
+            + (f"; {left:,} inputs not run yet" if left else "")
+        )
+
+
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(f"{name} {count:,}" for name, count in counter.most_common()) or "none"
+
+
+def _shown(value: Any) -> str:
+    return "none" if value in (None, "", {}) else json.dumps(value)
+
+
+def _down(failure: WorkflowResult | None, requests: int | None) -> str:
+    details = failure.status.details if failure is not None else ""
+    how = f"{requests} requests in a row" if requests else "every request"
+    return f"{how} failed without reaching the API ({details})"
 
 
 class Progress:
@@ -204,16 +483,18 @@ class Progress:
         self.started = time.monotonic()
         self._shown = 0.0
 
-    def update(self, done: int, failed: int, final: bool = False) -> None:
+    def update(self, job: Job, final: bool = False) -> None:
         now = time.monotonic()
         if not self.enabled or (not final and now - self._shown < 0.2):
             return
         self._shown = now
+        done = job.written
+        failed = sum(n for name, n in job.wrote.items() if name != _SUCCESS)
         elapsed = max(now - self.started, 1e-9)
         rate = done / elapsed
         left = (self.total - done) / rate if rate > 0 else 0
         width = 24
-        filled = int(width * done / self.total) if self.total else width
+        filled = min(width, int(width * done / self.total)) if self.total else width
         bar = "#" * filled + "." * (width - filled)
         line = (
             f"\r[{bar}] {done:,}/{self.total:,} inputs  {rate:,.0f}/s  {failed:,} failed  "

@@ -84,8 +84,10 @@ def _region(region: Region, indent: str = "") -> tuple[str, str]:
         parts.append(_quote(region.text))
     box = region.bounding_box
     if box is not None:
-        corners = (box.top_row, box.left_col, box.bottom_row, box.right_col)
-        parts.append("box [" + ", ".join(f"{v:.2f}" for v in corners) + "]")
+        parts.append(
+            f"box top {box.top_row:.2f} left {box.left_col:.2f} "
+            f"bottom {box.bottom_row:.2f} right {box.right_col:.2f}"
+        )
     return (indent + ("region " + " ".join(parts) if parts else "region"), f"{region.value:.2f}")
 
 

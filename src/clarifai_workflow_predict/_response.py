@@ -18,7 +18,7 @@ from ._request import Plan
 from .errors import FAILURE, MIXED_STATUS, SUCCESS, ApiError, ClarifaiError, from_status
 from .models import ModelOutput, WorkflowPrediction, WorkflowResult, factory
 
-__all__ = ["Fetched", "Outcome", "failed_results", "outcome", "prediction"]
+__all__ = ["Fetched", "Outcome", "failed_results", "outcome", "prediction", "rpc_failed"]
 
 Outcome = Union[tuple[Response, list[WorkflowResult]], ClarifaiError]
 #: What sending one request gave: its response, or the error it failed with.
@@ -28,6 +28,8 @@ _new_result = factory(WorkflowResult)
 _new_prediction = factory(WorkflowPrediction)
 _NO_OUTPUTS: tuple[ModelOutput, ...] = ()
 _ACCEPTED = (SUCCESS, MIXED_STATUS)
+# How a failed request's inputs say the RPC itself failed: ``details`` starts with this.
+_RPC_PREFIX = "gRPC "
 
 
 def outcome(plan: Plan, chunk: int, fetched: Fetched) -> Outcome:
@@ -116,8 +118,15 @@ def failure_status(error: ClarifaiError) -> status_pb2.Status:
     return status_pb2.Status(
         code=FAILURE,
         description="the request for these inputs failed",
-        details=f"gRPC {code.name}: {details}" if code is not None else str(error),
+        details=f"{_RPC_PREFIX}{code.name}: {details}" if code is not None else str(error),
     )
+
+
+def rpc_failed(result: WorkflowResult) -> bool:
+    """Whether a failed result stands for a request that never reached the API (an RPC failure
+    such as an unreachable target), as ``failure_status`` marks it."""
+    status = result.status
+    return status.code == FAILURE and status.details.startswith(_RPC_PREFIX)
 
 
 def failed_results(inputs: list[Any], error: ClarifaiError) -> list[WorkflowResult]:

@@ -1,22 +1,24 @@
 """The ``clarifai-workflow-predict`` command: ``predict``, ``bulk``, ``serve`` and ``demo``.
 
-Exit codes: 0 success, 1 the call or command failed (one line on stderr; ``--debug`` adds the
-traceback), 2 bad usage, 3 the prediction returned but some inputs failed.
+Options may come anywhere after the command. Exit codes: 0 success, 1 the call or command
+failed (one line on stderr; ``--debug`` adds the traceback), 2 bad usage (bad option values, no
+inputs, a path that cannot be read or written; checked before any request), 3 the prediction
+returned but some inputs failed, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 import traceback
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from . import __version__
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_FAILED_INPUTS = 0, 1, 2, 3
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_FAILED_INPUTS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 DEMO_PAT = "local-demo-pat"
 # (workflow, what it shows, inputs): "name.png" is a sample image drawn by ``_samples``,
@@ -33,40 +35,82 @@ DEMO_CALLS: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
 )
 DEMO_REPORT = "demo-report.html"
 
+# The library's wording of a few arguments, and what a command-line user types instead.
+_FLAG_WORDS = (
+    ("pass allow_insecure_pat=True", "add --allow-insecure-pat"),
+    ("insecure=True", "--insecure"),
+    ("pass pat=", "--pat"),
+    ("pat is malformed", "the PAT is malformed"),
+    ("app_id is missing", "--app-id is missing"),
+    ("user_id is missing", "--user-id is missing"),
+    ("a user_id and an app_id", "a --user-id and an --app-id"),
+    ("target ", "--target "),
+    ("; pass Input.from_file(path, kind='image'|'video'|'audio'|'text')", ""),
+)
+
+
+class Usage(Exception):
+    """A mistake in the command line itself: exit 2 with the message."""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
+    args = _parse(list(sys.argv[1:] if argv is None else argv))
+    if isinstance(args, int):
+        return args
+    from .errors import ClarifaiError, InputError
+
     try:
         return int(args.run(args))
     except KeyboardInterrupt:
-        return 130
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``| head``): stop quietly, and keep Python from complaining
         # again when it flushes stdout at exit.
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_ERROR
+    except (Usage, InputError) as exc:
+        _traceback(args)
+        print(f"error: {_plain(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except ClarifaiError as exc:
+        _traceback(args)
+        hint = _hint(str(getattr(exc, "details", "")), args)
+        print(f"error: {type(exc).__name__}: {exc}{hint}", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as exc:  # one line for people; the traceback only when asked
-        if args.debug:
-            traceback.print_exc()
-        from .errors import ClarifaiError
-
-        kind = (
-            type(exc).__name__
-            if isinstance(exc, ClarifaiError)
-            else f"unexpected {type(exc).__name__}"
-        )
-        print(f"error: {kind}: {exc}", file=sys.stderr)
+        _traceback(args)
+        print(f"error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parse(argv: list[str]) -> argparse.Namespace | int:
+    """The parsed arguments, or the exit code when parsing ended the run (help, bad usage)."""
+    parser, commands = _parsers()
+    # The command is the first word that is not an option; everything after it belongs to the
+    # command, whose options may come before, between or after its positional arguments.
+    at = next((i for i, arg in enumerate(argv) if not arg.startswith("-")), len(argv))
+    try:
+        top = parser.parse_args(argv[:at])
+        if at == len(argv):
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        command = commands.get(argv[at])
+        if command is None:
+            parser.error(f"unknown command {argv[at]!r} (choose from {', '.join(commands)})")
+        args = command.parse_intermixed_args(argv[at + 1 :])
+    except SystemExit as exc:  # argparse has printed the help or the usage error
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    args.debug = args.debug or top.debug
+    if args.debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    return args
+
+
+def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs")
     parser = argparse.ArgumentParser(
@@ -75,9 +119,9 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    predict = commands.add_parser(
+    predict = sub.add_parser(
         "predict",
         parents=[common],
         help="run inputs through a workflow",
@@ -85,7 +129,7 @@ def _parser() -> argparse.ArgumentParser:
         "ids and target fall back to CLARIFAI_PAT, CLARIFAI_USER_ID, CLARIFAI_APP_ID and "
         "CLARIFAI_GRPC_BASE.",
     )
-    predict.add_argument("workflow_id", metavar="WORKFLOW_ID")
+    predict.add_argument("workflow_id", metavar="WORKFLOW_ID", type=_workflow_id)
     predict.add_argument("inputs", nargs="*", metavar="INPUT", help="an http(s) URL or a file path")
     predict.add_argument("--text", action="append", default=[], help="a text input (repeatable)")
     _connection_options(predict)
@@ -95,20 +139,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     predict.set_defaults(run=_predict)
 
-    bulk = commands.add_parser(
+    bulk = sub.add_parser(
         "bulk",
         parents=[common],
         help="predict every input of a file into JSON lines, resumably",
-        description="Predict every input in INPUTS (one URL or path per line, or a CSV with 'url' "
-        "and optional 'id' columns) into --out, one JSON line per input. Rerunning skips inputs "
-        "that already succeeded; Ctrl-C leaves a valid file to resume from.",
+        description="Predict every input in INPUTS (one URL or path per line, or a CSV with a "
+        "'url' and an optional 'id' column) into --out, one JSON line per input. Rerunning "
+        "resumes: it checks that the file belongs to the same job and inputs, then runs the "
+        "inputs that have no line yet. Ctrl-C leaves a valid file to resume from.",
     )
-    bulk.add_argument("workflow_id", metavar="WORKFLOW_ID")
+    bulk.add_argument("workflow_id", metavar="WORKFLOW_ID", type=_workflow_id)
     bulk.add_argument("inputs_file", metavar="INPUTS", help="a text file of URLs/paths, or a CSV")
     bulk.add_argument("--out", required=True, help="the JSON-lines file to write (and resume)")
-    bulk.add_argument("--retry-failed", action="store_true", help="run only inputs that failed")
-    bulk.add_argument("--batch-size", type=int, default=32, help="inputs per request (max 32)")
-    bulk.add_argument("--max-concurrency", type=int, default=4, help="requests in flight")
+    bulk.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="also run again the inputs whose line shows a failure",
+    )
+    bulk.add_argument(
+        "--overwrite", action="store_true", help="start --out afresh instead of resuming it"
+    )
+    bulk.add_argument(
+        "--batch-size", type=_int_in(1, 32), default=32, help="inputs per request (1 to 32)"
+    )
+    bulk.add_argument(
+        "--max-concurrency", type=_int_in(1, 1024), default=4, help="requests in flight"
+    )
     bulk.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -118,15 +174,17 @@ def _parser() -> argparse.ArgumentParser:
     _connection_options(bulk)
     bulk.set_defaults(run=_bulk)
 
-    serve = commands.add_parser(
+    serve = sub.add_parser(
         "serve", parents=[common], help="run the local emulator until interrupted"
     )
-    serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
+    serve.add_argument(
+        "--port", type=_int_in(0, 65535), default=0, help="port on 127.0.0.1 (default: any free)"
+    )
     serve.add_argument("--fixtures", metavar="DIR", help="a directory of *.textproto workflows")
     serve.add_argument("--pat", help="accept only this PAT")
     serve.set_defaults(run=_serve)
 
-    demo = commands.add_parser(
+    demo = sub.add_parser(
         "demo", parents=[common], help="predict sample inputs on the built-in emulator"
     )
     demo.add_argument("--json", action="store_true", help="print predictions as JSON")
@@ -134,7 +192,7 @@ def _parser() -> argparse.ArgumentParser:
         "--report", default=DEMO_REPORT, help=f"where to write the HTML report ({DEMO_REPORT})"
     )
     demo.set_defaults(run=_demo)
-    return parser
+    return parser, {name: sub.choices[name] for name in ("predict", "bulk", "serve", "demo")}
 
 
 def _connection_options(parser: argparse.ArgumentParser) -> None:
@@ -153,10 +211,97 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
         "--pat", help="a personal access token (prefer CLARIFAI_PAT: argv is visible)"
     )
     parser.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds per call (bulk: per request)"
+        "--timeout", type=_seconds, default=30.0, help="seconds per call (bulk: per request)"
     )
-    parser.add_argument("--max-concepts", type=int, help="at most this many concepts per model")
-    parser.add_argument("--min-value", type=float, help="only concepts scoring at least this")
+    parser.add_argument(
+        "--max-concepts", type=_int_in(1, 10_000), help="at most this many concepts per model"
+    )
+    parser.add_argument(
+        "--min-value", type=_fraction, help="only concepts scoring at least this (0 to 1)"
+    )
+
+
+# --- option values -------------------------------------------------------------------------
+
+
+def _workflow_id(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("a workflow id cannot be empty")
+    return value
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {value}")
+    return seconds
+
+
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {value}")
+    return number
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {value}")
+        return number
+
+    return parse
+
+
+def _writable(path: str, flag: str) -> None:
+    """``Usage`` unless ``path`` can be written as a file (checked before any request)."""
+    where = os.path.abspath(path)
+    if os.path.isdir(where):
+        raise Usage(f"{flag} {path}: is a directory; give a file path")
+    parent = os.path.dirname(where)
+    if not os.path.isdir(parent):
+        raise Usage(f"{flag} {path}: the directory {parent} does not exist")
+    target = where if os.path.exists(where) else parent
+    if not os.access(target, os.W_OK):
+        raise Usage(f"{flag} {path}: permission denied")
+
+
+# --- messages ------------------------------------------------------------------------------
+
+
+def _plain(message: str) -> str:
+    """A library message in command-line words: flags instead of Python keywords."""
+    for python, flag in _FLAG_WORDS:
+        message = message.replace(python, flag)
+    return message
+
+
+def _hint(details: str, args: argparse.Namespace) -> str:
+    """A next step for a transport failure whose gRPC details say what went wrong."""
+    if "WRONG_VERSION_NUMBER" in details or "handshake" in details.lower():
+        if not getattr(args, "insecure", True):
+            return "\nhint: the server may be plaintext (the local emulator is): add --insecure"
+    if "Connection refused" in details or "DNS resolution failed" in details:
+        return "\nhint: nothing answers there; check --target (or CLARIFAI_GRPC_BASE)"
+    return ""
+
+
+def _traceback(args: argparse.Namespace) -> None:
+    if args.debug:
+        traceback.print_exc()
+
+
+# --- commands ------------------------------------------------------------------------------
 
 
 def _client(args: argparse.Namespace, **options: Any) -> Any:
@@ -174,49 +319,38 @@ def _client(args: argparse.Namespace, **options: Any) -> Any:
     )
 
 
-def _output_config(args: argparse.Namespace) -> dict[str, Any] | None:
+def _output_config(args: argparse.Namespace) -> dict[str, Any]:
     config: dict[str, Any] = {}
     if args.max_concepts is not None:
         config["max_concepts"] = args.max_concepts
     if args.min_value is not None:
         config["min_value"] = args.min_value
-    return config or None
-
-
-def _debug_logging(args: argparse.Namespace) -> None:
-    if args.debug:
-        import logging
-
-        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    return config
 
 
 def _inputs(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
-    from pathlib import Path
+    from .inputs import Input, from_source
 
-    from .inputs import Input
-
-    values: list[Any] = []
-    labels: list[str] = []
-    for raw in args.inputs:
-        is_url = raw.lower().startswith(("http://", "https://"))
-        values.append(raw if is_url else Input.from_file(Path(raw)))
-        labels.append(raw)
+    values: list[Any] = [from_source(raw) for raw in args.inputs]
+    labels: list[str] = list(args.inputs)
     for text in args.text:
         values.append(Input.from_text(text))
         labels.append(f"text {text!r}")
     if not values:
-        from .errors import InputError
-
-        raise InputError("nothing to predict: give at least one INPUT or --text")
+        raise Usage("nothing to predict: give at least one INPUT or --text")
     return values, labels
 
 
 def _predict(args: argparse.Namespace) -> int:
-    _debug_logging(args)
+    if args.html:
+        _writable(args.html, "--html")
     values, labels = _inputs(args)
     with _client(args) as client:
         prediction = client.predict(
-            args.workflow_id, values, version_id=args.version_id, output_config=_output_config(args)
+            args.workflow_id,
+            values,
+            version_id=args.version_id,
+            output_config=_output_config(args) or None,
         )
     _print(prediction, labels, args.json)
     if args.html:
@@ -230,53 +364,94 @@ def _predict(args: argparse.Namespace) -> int:
 def _bulk(args: argparse.Namespace) -> int:
     from collections import deque
 
-    from ._bulk import Job, Progress
+    from ._bulk import Job, Progress, TargetDown
 
-    _debug_logging(args)
-    job = Job(args.inputs_file, args.out, retry_failed=args.retry_failed)
-    total = job.prepare()
-    shown = sys.stderr.isatty() if args.progress is None else args.progress
-    progress = Progress(total, sys.stderr, shown)
-    pending: deque[tuple[int, str | None]] = deque()
-    interrupted = False
+    _writable(args.out, "--out")
     with _client(args, batch_size=args.batch_size, max_concurrency=args.max_concurrency) as client:
+        settings = {
+            "workflow_id": args.workflow_id,
+            "user_id": client.user_id or "",
+            "app_id": client.app_id or "",
+            "version_id": args.version_id or "",
+            "output_config": _output_config(args),
+        }
+        job = Job(
+            args.inputs_file,
+            args.out,
+            settings,
+            retry_failed=args.retry_failed,
+            overwrite=args.overwrite,
+        )
+        total = job.prepare()
+        if args.retry_failed and job.never_ran:
+            print(
+                f"{job.never_ran:,} inputs never ran (an unfinished run); running them too",
+                file=sys.stderr,
+            )
+        shown = sys.stderr.isatty() if args.progress is None else args.progress
+        progress = Progress(total, sys.stderr, shown)
+        pending: deque[tuple[int, str | None, str]] = deque()
         results = client.predict_iter(
             args.workflow_id,
             job.values(pending),
             version_id=args.version_id,
-            output_config=_output_config(args),
+            output_config=settings["output_config"] or None,
         )
-        with open(args.out, "a", encoding="utf-8") as out:
-            lines: list[str] = []
-            try:
-                for result in results:
-                    index, input_id = pending.popleft()
-                    lines.append(job.record(index, input_id, result))
-                    if len(lines) >= args.batch_size or not pending:
-                        out.write("".join(lines))  # one write per batch: lines land whole
-                        out.flush()
-                        lines.clear()
-                        progress.update(job.written, job.failed)
-            except KeyboardInterrupt:
-                interrupted = True
-            finally:
-                results.close()  # cancels the requests still in flight
-                out.write("".join(lines))
-    progress.update(job.written, job.failed, final=True)
+        try:
+            finished = job.run(results, pending, batch_size=args.batch_size, progress=progress)
+        except TargetDown as down:
+            if job.written:
+                print(job.summary(), file=sys.stderr)
+            advice = _hint(str(down), args).removeprefix("\nhint: ")
+            print(
+                f"error: stopped: {down}; nothing was written for those inputs; "
+                f"{advice or f'check --target ({client.target})'}, then rerun to resume",
+                file=sys.stderr,
+            )
+            return EXIT_ERROR
+    progress.update(job, final=True)
     print(job.summary(), file=sys.stderr)
-    if interrupted:
+    if not finished:
         print("interrupted: run the same command again to resume", file=sys.stderr)
-        return 130
-    return EXIT_FAILED_INPUTS if job.failed else EXIT_OK
+        return EXIT_INTERRUPTED
+    if job.failed:
+        print(
+            f"{job.failed:,} inputs failed; rerun with --retry-failed to try them again",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED_INPUTS
+    return EXIT_OK
 
 
 def _print(prediction: Any, labels: Sequence[str], as_json: bool) -> None:
     if as_json:
-        print(json.dumps(prediction.to_dict(), indent=2))
+        print(_json(prediction.to_dict()))
     else:
         from ._render import table
 
         print(table(prediction, labels))
+
+
+def _json(data: Any) -> str:
+    """``data`` as indented JSON, with each list of numbers (a vector) on one line."""
+    import json
+
+    vectors: list[str] = []
+
+    def fold(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: fold(item) for key, item in value.items()}
+        if isinstance(value, list):
+            if value and all(type(v) in (int, float) for v in value):
+                vectors.append(json.dumps(value))
+                return f"\0{len(vectors) - 1}"
+            return [fold(item) for item in value]
+        return value
+
+    text = json.dumps(fold(data), indent=2)
+    for n, vector in enumerate(vectors):
+        text = text.replace(f'"\\u0000{n}"', vector, 1)
+    return text
 
 
 def _exit_for(prediction: Any) -> int:
@@ -291,17 +466,19 @@ def _serve(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from .testing import LocalWorkflowServer
+    from .testing import FixtureError, LocalWorkflowServer
 
-    _debug_logging(args)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    server = LocalWorkflowServer(args.fixtures, pat=args.pat, port=args.port)
+    try:
+        server = LocalWorkflowServer(args.fixtures, pat=args.pat, port=args.port)
+    except FixtureError as exc:
+        raise Usage(f"--fixtures: {exc}") from exc
     with server:
         print(f"clarifai-workflow-predict emulator listening on {server.target}", flush=True)
         print(f"workflows: {', '.join(sorted(server.workflows))}", flush=True)
-        if args.pat:
-            print("only the PAT given with --pat is accepted", flush=True)
+        pat = " --pat <the PAT given to serve>" if args.pat else ""
+        print(f"use it with: --target {server.target} --insecure{pat}", flush=True)
         try:
             while not stopped.wait(0.5):
                 pass
@@ -320,7 +497,7 @@ def _demo(args: argparse.Namespace) -> int:
     from .inputs import Input
     from .testing import LocalWorkflowServer
 
-    _debug_logging(args)
+    _writable(args.report, "--report")
     worst = EXIT_OK
     predictions = []
     with LocalWorkflowServer(pat=DEMO_PAT) as server:

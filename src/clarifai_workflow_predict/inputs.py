@@ -8,13 +8,13 @@ suffix) or a ``resources_pb2.Input`` (sent as is).
 from __future__ import annotations
 
 import os
-from typing import Any, Literal, Mapping, Union
+from typing import Any, Literal, Mapping
 
 from clarifai_grpc.grpc.api import resources_pb2
 
 from .errors import InputError
 
-__all__ = ["Input", "InputLike", "Kind", "MAX_IMAGE_BYTES", "coerce"]
+__all__ = ["Input", "Kind", "MAX_IMAGE_BYTES", "coerce", "from_source"]
 
 Kind = Literal["image", "video", "audio", "text"]
 KINDS: tuple[str, ...] = ("image", "video", "audio", "text")
@@ -107,9 +107,9 @@ class Input:
             raise InputError(f"from_file() takes a path, got {type(path).__name__}") from None
         if isinstance(name, bytes):
             name = os.fsdecode(name)
-        resolved: str = kind or kind_of(name)
         try:
             with open(name, "rb") as f:
+                resolved: str = kind or kind_of(name)
                 size = os.fstat(f.fileno()).st_size
                 if resolved == "image" and size > MAX_IMAGE_BYTES:
                     raise InputError(f"{name}: {_too_big(size)}")
@@ -175,7 +175,26 @@ class Input:
     __hash__ = None  # type: ignore[assignment]  # equal by a mutable protobuf
 
 
-InputLike = Union[Input, resources_pb2.Input, str, bytes, "os.PathLike[str]"]
+def from_source(source: str, *, id: str | None = None) -> Input:
+    """An input from text as a person types it on a command line or in a list of inputs.
+
+    Anything with ``://`` is a URL (only ``http``/``https`` are accepted, its kind from its suffix
+    and an image when the suffix says nothing); everything else is a file path. So ``ftp://...``
+    or ``htps://...`` is refused as a URL instead of being looked up as a file.
+    """
+    if "://" in source:
+        check_url(source)
+        return Input.from_url(source, _url_kind(source), id=id)
+    return Input.from_file(source, id=id)
+
+
+def _url_kind(url: str) -> Kind:
+    import mimetypes
+    from urllib.parse import urlsplit
+
+    mime, _ = mimetypes.guess_type(urlsplit(url).path, strict=False)
+    major = (mime or "").split("/", 1)[0]
+    return major if major in ("video", "audio") else "image"  # type: ignore[return-value]
 
 
 def coerce(value: Any, index: int) -> tuple[resources_pb2.Input, int]:

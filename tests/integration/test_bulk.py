@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -83,10 +84,11 @@ def test_predict_iter_reports_bad_inputs_and_failed_requests_in_band(server: Any
         Path("/no/such.png"),
         *urls(5, 5),
     ]
-    with WorkflowClient(PAT, target=server.target, insecure=True, batch_size=4) as client:
-        server.fail_next(
-            1, status_code=status_code_pb2.MODEL_PREDICTION_FAILED
-        )  # the first request
+    # One request at a time, so the injected failure meets the first request, not a later one.
+    with WorkflowClient(
+        PAT, target=server.target, insecure=True, batch_size=4, max_concurrency=1
+    ) as client:
+        server.fail_next(1, status_code=status_code_pb2.MODEL_PREDICTION_FAILED)
         results = list(client.predict_iter("General", iter(values)))
     names = [r.status.name for r in results]
     assert len(results) == len(values)
@@ -165,11 +167,11 @@ def test_async_predict_iter(server: Any, reference: dict) -> None:
 # --- the bulk command ----------------------------------------------------------------------
 
 
-def bulk(server: Any, inputs: Path, out: Path, *extra: str) -> int:
+def bulk(server: Any, inputs: Path, out: Path, *extra: str, workflow: str = "General") -> int:
     return main(
         [
             "bulk",
-            "General",
+            workflow,
             str(inputs),
             "--out",
             str(out),
@@ -188,22 +190,39 @@ def lines(out: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.read_text().splitlines()]
 
 
+def wrote(err: str) -> int:
+    """The count the closing summary gives for this run's lines."""
+    match = re.search(r"this run: wrote ([\d,]+) lines", err)
+    assert match, err
+    return int(match[1].replace(",", ""))
+
+
 def test_bulk_writes_one_line_per_input_from_text_and_csv(
     server: Any, tmp_path: Path, capsys: Any, reference: dict
 ) -> None:
     text = tmp_path / "inputs.txt"
     text.write_text("# a comment\n" + "\n".join(urls(40)) + "\n\nhttps://fail.invalid/x.jpg\n")
     out = tmp_path / "out.jsonl"
-    assert bulk(server, text, out) == 3  # one input failed
+    assert bulk(server, text, out, "--max-concepts", "5") == 3  # one input failed
     records = lines(out)
     assert [r["index"] for r in records] == list(range(41))
+    assert [r["source"] for r in records] == [*urls(40), "https://fail.invalid/x.jpg"]
     assert all(
         isinstance(r["id"], str) and len(r["id"]) == 32 for r in records[:40]
     )  # the API's ids
     assert all(r["status"]["name"] == "SUCCESS" for r in records[:40])
     assert records[40]["status"]["code"] == status_code_pb2.INPUT_DOWNLOAD_FAILED
     assert records[0]["outputs"][0]["model_id"] == "general-image-recognition"
-    assert "SUCCESS 40" in capsys.readouterr().err
+    assert list(records[0]) == ["index", "id", "source", "job", "status", "outputs"]
+    assert records[0]["job"] == {
+        "workflow_id": "General",
+        "user_id": "",
+        "app_id": "",
+        "version_id": "",
+        "output_config": {"max_concepts": 5},
+    }
+    err = capsys.readouterr().err
+    assert wrote(err) == 41 and "SUCCESS 40" in err
 
     table = tmp_path / "inputs.csv"
     table.write_text("id,url\n" + "\n".join(f"row-{i},{u}" for i, u in enumerate(urls(10))) + "\n")
@@ -212,23 +231,181 @@ def test_bulk_writes_one_line_per_input_from_text_and_csv(
     assert [r["id"] for r in lines(out_csv)] == [f"row-{i}" for i in range(10)]
 
 
-def test_bulk_resume_and_retry_failed(server: Any, tmp_path: Path) -> None:
+def test_resume_keeps_failures_and_retry_failed_runs_them_and_the_unrun(
+    server: Any, tmp_path: Path, capsys: Any
+) -> None:
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("\n".join(urls(64)) + "\n")
     out = tmp_path / "out.jsonl"
     server.fail_next(1, status_code=status_code_pb2.MODEL_PREDICTION_FAILED)  # 32 inputs fail
     assert bulk(server, inputs, out, "--max-concurrency", "1") == 3
     assert sum(r["status"]["name"] != "SUCCESS" for r in lines(out)) == 32
+    before = len(server.requests)
+    assert bulk(server, inputs, out) == 3  # a plain rerun keeps the failed lines
+    assert len(server.requests) == before and "--retry-failed" in capsys.readouterr().err
     with inputs.open("a") as f:
-        f.write("\n".join(urls(10, 64)) + "\n")  # ten new inputs, never run
+        f.write("\n".join(urls(10, 64)) + "\n")  # ten new inputs
+    whole = out.read_bytes().splitlines(keepends=True)
+    out.write_bytes(b"".join(whole[:60]))  # and four more lost, as if a run had stopped early
+    capsys.readouterr()
     before = len(server.requests)
     assert bulk(server, inputs, out, "--retry-failed") == 0
-    sent = sum(len(r.inputs) for r in server.requests[before:])
-    assert sent == 32  # only the failed ones
-    assert sorted(r["index"] for r in lines(out)) == list(range(64))
-    assert bulk(server, inputs, out) == 0  # the new ones, and nothing twice
+    err = capsys.readouterr().err
+    assert "14 inputs never ran" in err and wrote(err) == 32 + 14
+    assert sum(len(r.inputs) for r in server.requests[before:]) == 46
     assert sorted(r["index"] for r in lines(out)) == list(range(74))
     assert all(r["status"]["name"] == "SUCCESS" for r in lines(out))
+
+
+def other_inputs(inputs: Path, tmp_path: Path) -> list[str]:
+    """Inputs files that differ from ``inputs`` (urls(3)) at index 0 or 1."""
+    other = tmp_path / "other.txt"
+    other.write_text("\n".join(urls(3, 100)) + "\n")  # the first mix-up in the issue
+    shifted = tmp_path / "shifted.txt"
+    shifted.write_text("\n".join([urls(1)[0], "https://example.com/inserted.jpg", *urls(3)[1:]]))
+    return [str(other), str(shifted)]
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ("other-inputs", "other.txt has 'https://example.com/bulk/100.jpg'"),
+        ("inserted-line", "shifted.txt has 'https://example.com/inserted.jpg'"),
+        ("workflow", 'workflow "General", but this run has "Food"'),
+        ("owner", '--user-id none, but this run has "someone"'),
+        ("version", '--version-id none, but this run has "v2"'),
+        (
+            "output-config",
+            'output settings (--max-concepts, --min-value) none, but this run has {"min_value": 0.5}',
+        ),
+        ("not-ours", "line 2 is not a result line written by bulk"),
+        ("shorter-inputs", "short.txt has only 1 inputs"),
+    ],
+)
+def test_resume_refuses_a_file_of_another_job_and_leaves_it_unchanged(
+    server: Any, tmp_path: Path, change: str, named: str
+) -> None:
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("\n".join(urls(3)) + "\n")
+    out = tmp_path / "out.jsonl"
+    done = run_bulk(server.target, inputs, out)
+    assert done.returncode == 0, done.stderr
+    if change == "not-ours":
+        out.write_bytes(out.read_bytes().replace(b"\n", b"\n{}\n", 1))
+    before = out.read_bytes()
+    args: list[str] = []
+    source = inputs
+    if change in ("other-inputs", "inserted-line"):
+        source = Path(other_inputs(inputs, tmp_path)[change == "inserted-line"])
+    elif change == "shorter-inputs":
+        source = tmp_path / "short.txt"
+        source.write_text(urls(1)[0] + "\n")
+    elif change == "workflow":
+        args = ["--workflow", "Food"]
+    else:
+        args = {
+            "owner": ["--user-id", "someone", "--app-id", "main"],
+            "version": ["--version-id", "v2"],
+            "output-config": ["--min-value", "0.5"],
+        }.get(change, [])
+    refused = run_bulk(server.target, source, out, *args)
+    assert refused.returncode == 2, refused.stderr
+    assert named in refused.stderr and "--overwrite" in refused.stderr
+    assert refused.stderr.count("\n") == 1  # one plain line
+    assert out.read_bytes() == before  # byte for byte
+    if change != "not-ours":
+        fresh = run_bulk(server.target, source, out, *args, "--overwrite")
+        assert fresh.returncode == 0, fresh.stderr
+        assert [r["source"] for r in lines(out)] == source.read_text().split()
+
+
+def traced_interrupt(filename: str, at: int) -> Any:
+    """A trace function that raises a real SIGINT at the ``at``-th line run in ``filename``
+    (every line if ``at`` is 0, recording them in ``.seen``)."""
+    seen: list[int] = []
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        if event == "line":
+            seen.append(frame.f_lineno)
+            if len(seen) == at:
+                signal.raise_signal(signal.SIGINT)
+        return local
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        return local if frame.f_code.co_filename == filename else None
+
+    tracer.seen = seen  # type: ignore[attr-defined]
+    return tracer
+
+
+def test_an_interrupt_at_every_stage_of_the_write_loop_writes_no_line_twice(
+    server: Any, tmp_path: Path, capsys: Any
+) -> None:
+    from clarifai_workflow_predict import _bulk
+
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("\n".join(urls(20)) + "\n")
+    small = ("--batch-size", "4", "--max-concurrency", "2")
+
+    def run(out: Path, at: int) -> tuple[int, str, Any]:
+        tracer = traced_interrupt(_bulk.__file__, at)
+        sys.settrace(tracer)
+        try:
+            code = bulk(server, inputs, out, *small)
+        finally:
+            sys.settrace(None)
+        return code, capsys.readouterr().err, tracer
+
+    code, _, full = run(tmp_path / "full.jsonl", 0)
+    assert code == 0
+    events = full.seen
+    # Each distinct line of the loop at its first run, and every 13th line run besides.
+    stages = sorted({events.index(n) + 1 for n in set(events)} | set(range(1, len(events), 13)))
+    assert len(stages) > 40
+    outcomes = set()
+    for at in stages:
+        out = tmp_path / f"out-{at}.jsonl"
+        code, err, _ = run(out, at)
+        outcomes.add(code)
+        assert code in (0, 130), err
+        indexes = [r["index"] for r in lines(out)] if out.exists() else []
+        assert len(indexes) == len(set(indexes)), f"a line written twice, interrupt at {at}"
+        if "this run: wrote" in err:
+            assert wrote(err) == len(indexes), f"summary off, interrupt at {at}: {err}"
+        assert bulk(server, inputs, out, *small) == 0  # and the resume completes the file
+        assert sorted(r["index"] for r in lines(out)) == list(range(20))
+        capsys.readouterr()
+    assert 130 in outcomes
+
+
+def run_bulk(target: str, inputs: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    workflow = "General"
+    if "--workflow" in extra:
+        at = extra.index("--workflow")
+        workflow, extra = extra[at + 1], extra[:at] + extra[at + 2 :]
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clarifai_workflow_predict",
+            "bulk",
+            workflow,
+            str(inputs),
+            "--out",
+            str(out),
+            "--target",
+            target,
+            "--insecure",
+            "--pat",
+            PAT,
+            "--no-progress",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "GRPC_VERBOSITY": "ERROR"},
+    )
 
 
 def run_bulk_process(target: str, inputs: Path, out: Path) -> subprocess.Popen[str]:
@@ -269,7 +446,7 @@ def wait_for_lines(out: Path, count: int, process: subprocess.Popen[str]) -> Non
     raise AssertionError("the bulk run did not get far enough")
 
 
-@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGINT, signal.SIGKILL])
 def test_a_run_killed_halfway_then_resumed_has_exactly_one_line_per_input(
     server: Any, tmp_path: Path, how: int
 ) -> None:
@@ -282,10 +459,11 @@ def test_a_run_killed_halfway_then_resumed_has_exactly_one_line_per_input(
         wait_for_lines(out, 40, process)
         process.send_signal(how)
         _, err = process.communicate(timeout=60)
+        written = out.read_bytes().count(b"\n")
         if how == signal.SIGINT:
             assert process.returncode == 130 and "resume" in err
             assert all(json.loads(line) for line in out.read_text().splitlines())  # valid as left
-        written = out.read_bytes().count(b"\n")
+            assert wrote(err) == written  # the summary counts exactly what landed
         assert 40 <= written < 200
         resumed = run_bulk_process(server.target, inputs, out)
         _, err = resumed.communicate(timeout=120)
@@ -304,9 +482,58 @@ def test_a_torn_last_line_is_dropped_on_resume(server: Any, tmp_path: Path, caps
     assert bulk(server, inputs, out) == 0
     whole = out.read_bytes().splitlines(keepends=True)
     out.write_bytes(b"".join(whole[:5]) + whole[5][: len(whole[5]) // 2])  # killed mid-write
+    capsys.readouterr()
     assert bulk(server, inputs, out) == 0
-    assert "skipping a line that is not a whole result" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "dropped a torn last line" in err and wrote(err) == 15
     assert sorted(r["index"] for r in lines(out)) == list(range(20))
+
+
+def dead_target() -> str:
+    """A loopback port nothing listens on."""
+    with LocalWorkflowServer() as server:
+        target = server.target
+    return target
+
+
+@pytest.mark.parametrize("where", ["unreachable", "tls-to-plaintext"])
+def test_a_dead_target_stops_the_run_with_one_line_and_writes_nothing(
+    server: Any, tmp_path: Path, where: str
+) -> None:
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("\n".join(urls(2000)) + "\n")
+    out = tmp_path / "out.jsonl"
+    command = [
+        sys.executable,
+        "-m",
+        "clarifai_workflow_predict",
+        "bulk",
+        "General",
+        str(inputs),
+        "--out",
+        str(out),
+        "--pat",
+        PAT,
+        "--no-progress",
+    ]
+    if where == "unreachable":
+        command += ["--target", dead_target(), "--insecure"]
+    else:
+        command += ["--target", server.target]  # TLS, to the plaintext emulator
+    started = time.monotonic()
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "GRPC_VERBOSITY": "ERROR"},
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: stopped:")
+    hint = "check --target" if where == "unreachable" else "add --insecure"
+    assert hint in done.stderr
+    assert out.read_bytes() == b""  # no failure line per input
+    assert time.monotonic() - started < 60
 
 
 def test_bulk_memory_stays_flat_as_inputs_grow() -> None:

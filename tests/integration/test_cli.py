@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -75,7 +76,8 @@ def test_predict_json_is_the_prediction_dict(server: Any, capsys: Any) -> None:
 def test_predict_shows_regions_and_text(server: Any, capsys: Any) -> None:
     base = ["--target", server.target, "--insecure", "--pat", PAT]
     code, out, _ = run(capsys, "predict", "OCR", URL, *base)
-    assert code == 0 and "region '" in out and "box [" in out
+    assert code == 0 and "region '" in out
+    assert re.search(r"box top 0\.\d\d left 0\.\d\d bottom 0\.\d\d right 0\.\d\d", out)
     code, out, _ = run(capsys, "predict", "Detection", URL, *base)
     assert code == 0 and "region " in out
 
@@ -102,19 +104,119 @@ def test_failed_inputs_exit_3(server: Any, capsys: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("argv", "message"),
+    ("argv", "code", "message"),
     [
-        (["predict", "Nope", URL], "NotFoundError: WORKFLOW_DOES_NOT_EXIST"),
-        (["predict", "General", "/no/such/file.jpg"], "InputError: cannot read input file"),
-        (["predict", "General"], "nothing to predict"),
+        (["predict", "Nope", URL], 1, "error: NotFoundError: WORKFLOW_DOES_NOT_EXIST"),
+        (["predict", "General", "/no/such/file.jpg"], 2, "error: cannot read input file"),
+        (["predict", "General", "/"], 2, "error: cannot read input file '/': Is a directory"),
+        (["predict", "General"], 2, "error: nothing to predict"),
+        (["predict", "General", "ftp://example.com/a.jpg"], 2, "error: not an http(s) URL"),
+        (["predict", "General", "htps://example.com/a.jpg"], 2, "error: not an http(s) URL"),
+        (["predict", "General", URL, "--html", "/no/such/dir/r.html"], 2, "does not exist"),
+        (["predict", "General", URL, "--html", "/tmp"], 2, "is a directory"),
     ],
 )
-def test_errors_are_one_line_without_traceback(
-    server: Any, capsys: Any, argv: list[str], message: str
+def test_errors_are_one_plain_line_without_traceback(
+    server: Any, capsys: Any, argv: list[str], code: int, message: str
 ) -> None:
-    code, out, err = run(capsys, *argv, "--target", server.target, "--insecure", "--pat", PAT)
-    assert code == 1 and out == ""
+    before = len(server.requests)
+    got, out, err = run(capsys, *argv, "--target", server.target, "--insecure", "--pat", PAT)
+    assert got == code and out == ""
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert "unexpected" not in err
+    if code == 2:
+        assert len(server.requests) == before  # refused before any request
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--timeout", "0"], "argument --timeout: must be more than 0 seconds"),
+        (["--timeout", "soon"], "argument --timeout: not a number of seconds"),
+        (["--max-concepts", "-3"], "argument --max-concepts: must be from 1 to 10000, got -3"),
+        (["--min-value", "2"], "argument --min-value: must be from 0 to 1"),
+        (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+    ],
+)
+def test_bad_option_values_are_usage_errors(
+    server: Any, capsys: Any, extra: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, *predict_args(server, *extra))
+    assert code == 2 and out == "" and message in err
+    assert "max_concepts" not in err  # no protobuf wording
+
+
+def test_an_empty_workflow_id_is_a_usage_error(capsys: Any) -> None:
+    code, _, err = run(capsys, "predict", "", URL, "--target", "127.0.0.1:1", "--insecure")
+    assert code == 2 and "a workflow id cannot be empty" in err
+
+
+def test_options_may_come_anywhere_after_the_command(server: Any, capsys: Any) -> None:
+    code, out, err = run(
+        capsys,
+        "predict",
+        "General",
+        "--insecure",
+        "--target",
+        server.target,
+        URL,
+        "--pat",
+        PAT,
+        "https://samples.clarifai.com/dog2.jpeg",
+        "--max-concepts",
+        "2",
+    )
+    assert code == 0, err
+    assert f"[0] {URL}" in out and "[1] https://samples.clarifai.com/dog2.jpeg" in out
+    assert server.requests[-1].output_config.max_concepts == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag_words"),
+    [
+        (
+            ["--target", "10.1.2.3:50051", "--insecure"],
+            ["--insecure would send", "--allow-insecure-pat"],
+        ),
+        (
+            ["--target", "https://api.clarifai.com"],
+            ["--target 'https://api.clarifai.com' is a URL"],
+        ),
+        (["--target", "127.0.0.1:1", "--insecure", "--user-id", "me"], ["--app-id is missing"]),
+    ],
+)
+def test_messages_name_flags_not_python_keywords(
+    capsys: Any, argv: list[str], flag_words: list[str]
+) -> None:
+    code, _, err = run(capsys, "predict", "General", URL, "--pat", PAT, *argv)
+    assert code == 2
+    for words in flag_words:
+        assert words in err
+    assert not re.search(r"\w=True|\w=\b|Input\.|pathlib|user_id|app_id", err), err
+
+
+def test_no_pat_for_a_remote_target_names_the_variable(capsys: Any, monkeypatch: Any) -> None:
+    monkeypatch.delenv("CLARIFAI_PAT", raising=False)
+    code, _, err = run(capsys, "predict", "General", URL)
+    assert code == 2 and "CLARIFAI_PAT" in err and "--pat" in err
+
+
+def test_tls_to_a_plaintext_server_suggests_insecure(server: Any, capsys: Any) -> None:
+    fast = ["--timeout", "10"]
+    code, _, err = run(
+        capsys, "predict", "General", URL, "--target", server.target, "--pat", PAT, *fast
+    )
+    assert code == 1 and "handshake" in err.lower() and "add --insecure" in err
+
+
+def test_json_keeps_each_vector_on_one_line(server: Any, capsys: Any) -> None:
+    code, out, _ = run(capsys, *predict_args(server, "--json"))
+    assert code == 0
+    vector_lines = [line for line in out.splitlines() if '"vector": [' in line]
+    assert len(vector_lines) == 1 and vector_lines[0].rstrip().endswith("],")
+    data = json.loads(out)
+    assert len(data["results"][0]["outputs"][1]["embeddings"][0]["vector"]) == 512
+    assert out.count("\n") < 400  # 512 numbers did not take a line each
 
 
 def test_wrong_pat_is_an_auth_error_that_does_not_echo_it(server: Any, capsys: Any) -> None:
@@ -149,10 +251,13 @@ def test_debug_shows_the_traceback(server: Any, capsys: Any) -> None:
 
 
 def test_usage_errors_exit_2(capsys: Any) -> None:
-    with pytest.raises(SystemExit) as caught:
-        main(["predict"])
-    assert caught.value.code == 2
+    assert main(["predict"]) == 2
     assert main([]) == 2
+    assert main(["bogus"]) == 2 and "unknown command 'bogus'" in capsys.readouterr().err
+    assert main(["serve", "--port", "99999"]) == 2 and "--port" in capsys.readouterr().err
+    assert main(["serve", "--fixtures", "/no/such/dir"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["--version"]) == 0
 
 
 def test_predict_writes_an_html_report(server: Any, capsys: Any, tmp_path: Path) -> None:
@@ -194,6 +299,9 @@ def test_serve_then_predict_as_processes() -> None:
         first = serve.stdout.readline()  # type: ignore[union-attr]
         target = first.split()[-1]
         assert first.rstrip().endswith(target) and target.startswith("127.0.0.1:")
+        serve.stdout.readline()  # type: ignore[union-attr]  # the workflows
+        usage = serve.stdout.readline()  # type: ignore[union-attr]
+        assert f"--target {target} --insecure --pat" in usage
         predict = _cli(
             "predict",
             "Text",

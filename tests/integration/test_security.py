@@ -113,7 +113,7 @@ def test_cli_output_and_debug_tracebacks_never_show_the_pat(
             ),
         ]
     out, err = capsys.readouterr()
-    assert codes == [0, 0, 1, 1, 1]
+    assert codes == [0, 0, 1, 2, 1]  # a missing file is a usage error
     assert "Traceback" in err  # --debug did print tracebacks
     assert SECRET not in out and SECRET not in err and SECRET not in caplog.text
 

@@ -592,11 +592,27 @@ def test_malformed_pat_is_refused_without_echoing_it() -> None:
 
 
 def test_plaintext_to_remote_host_needs_the_named_opt_in() -> None:
-    client = WorkflowClient(PAT, target="10.1.2.3:50051", insecure=True, allow_insecure_pat=True)
-    client.close()
+    with pytest.raises(InputError, match="allow_insecure_pat=True"):
+        WorkflowClient(PAT, target="10.1.2.3:50051", insecure=True)
+    with WorkflowClient(
+        PAT, target="10.1.2.3:50051", insecure=True, allow_insecure_pat=True
+    ) as opted_in:
+        assert opted_in.target == "10.1.2.3:50051" and "pat=set" in repr(opted_in)
     for target in ("localhost:1", "127.0.0.9:1", "[::1]:1"):
-        WorkflowClient(PAT, target=target, insecure=True).close()
-    WorkflowClient(target="10.1.2.3:50051", insecure=True).close()  # no PAT, nothing to leak
+        with WorkflowClient(PAT, target=target, insecure=True) as loopback:
+            assert loopback.target == target
+
+
+def test_no_pat_is_refused_for_a_remote_target_but_not_for_loopback_or_drop_in() -> None:
+    for target in (None, "10.1.2.3:443", "api-dev.clarifai.com"):
+        with pytest.raises(InputError, match="CLARIFAI_PAT"):
+            WorkflowClient(target=target)
+    with WorkflowClient(target="127.0.0.1:1", insecure=True) as loopback:
+        assert "pat=none" in repr(loopback)
+    channel = grpc.insecure_channel("10.1.2.3:443")
+    with WorkflowClient(channel=channel) as drop_in:
+        assert drop_in.target is None
+    channel.close()
 
 
 def test_environment_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
