@@ -15,6 +15,8 @@ from clarifai_workflow_predict import RetryPolicy  # noqa: E402
 for _name in ("CLARIFAI_PAT", "CLARIFAI_USER_ID", "CLARIFAI_APP_ID", "CLARIFAI_GRPC_BASE"):
     os.environ.pop(_name, None)
 
+pytest_plugins = ["pytester"]
+
 PAT = "test-pat-0123456789abcdef"
 FAST_RETRY = RetryPolicy(max_attempts=4, initial_backoff=0.01, max_backoff=0.05)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent import futures
 from typing import Any, Callable
 
@@ -77,6 +78,7 @@ class _Recorder:
         self.metadata: list[dict[str, str]] = []
         self.in_flight = 0
         self.in_flight_max = 0
+        self.arrivals: list[float] = []  # time.monotonic() of each call
         self.target = ""
         self._lock = threading.Lock()
 
@@ -88,6 +90,7 @@ class _Recorder:
         request = Request.FromString(raw)
         with self._lock:
             call = len(self.requests)
+            self.arrivals.append(time.monotonic())
             self.requests.append(request)
             self.raw_requests.append(raw)
             self.metadata.append(dict(context.invocation_metadata()))

@@ -20,9 +20,13 @@ def test_quick_bench_reports_every_section() -> None:
     )
     assert out.returncode == 0, out.stderr
     for section in (
-        "sync predict vs raw stub call",
+        "bulk, emulator limited to 20 requests/s, 1 process",
+        "bulk, emulator limited to 20 requests/s, 4 processes sharing one PAT",
+        "cold start of 1 s (`cold_start`)",
+        "sync calls vs a raw stub call",
+        "tail latency, no gc.freeze()",
         "conversion, 32 inputs x 3 outputs",
-        "async predict vs raw grpc.aio call",
+        "async calls vs a raw grpc.aio call",
         "import, fresh processes",
         "320 inputs, 50 ms server latency",
     ):

@@ -32,6 +32,7 @@ PUBLIC = {
     "NotFoundError",
     "RateLimitError",
     "InvalidRequestError",
+    "ModelDeployingError",
     "TransportError",
     "DeadlineExceededError",
     "InputError",
@@ -63,6 +64,7 @@ def test_error_tree() -> None:
         "NotFoundError",
         "RateLimitError",
         "InvalidRequestError",
+        "ModelDeployingError",
     ):
         assert getattr(cwp, name).__mro__[1] is cwp.ApiError
     assert cwp.ApiError.__mro__[1] is cwp.ClarifaiError
@@ -88,6 +90,7 @@ def test_client_signature() -> None:
         ("retry", kw, cwp.RetryPolicy()),
         ("max_concurrency", kw, 4),
         ("batch_size", kw, 32),
+        ("rate_limit", kw, "adaptive"),
         ("allow_insecure_pat", kw, False),
     ]
     assert params(cwp.WorkflowClient) == expected
@@ -118,12 +121,40 @@ def test_predict_signatures(client: type) -> None:
 
 
 def test_retry_policy_defaults() -> None:
+    import grpc
+    from clarifai_grpc.grpc.api.status import status_code_pb2 as codes
+
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
     assert params(cwp.RetryPolicy) == [
-        ("max_attempts", inspect.Parameter.POSITIONAL_OR_KEYWORD, 4),
-        ("initial_backoff", inspect.Parameter.POSITIONAL_OR_KEYWORD, 0.1),
-        ("max_backoff", inspect.Parameter.POSITIONAL_OR_KEYWORD, 5.0),
-        ("backoff_multiplier", inspect.Parameter.POSITIONAL_OR_KEYWORD, 2.0),
-        ("jitter", inspect.Parameter.POSITIONAL_OR_KEYWORD, 0.2),
+        ("max_attempts", positional, 4),
+        ("initial_backoff", positional, 0.1),
+        ("max_backoff", positional, 5.0),
+        ("backoff_multiplier", positional, 2.0),
+        ("jitter", positional, 0.2),
+        (
+            "retry_grpc_codes",
+            positional,
+            frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED}),
+        ),
+        (
+            "retry_status_codes",
+            positional,
+            frozenset(
+                {
+                    codes.CONN_THROTTLED,
+                    codes.MODEL_BUSY_PLEASE_RETRY,
+                    codes.RPC_REQUEST_QUEUE_FULL,
+                    codes.RPC_SERVER_UNAVAILABLE,
+                }
+            ),
+        ),
+        (
+            "deploying_status_codes",
+            positional,
+            frozenset(
+                {codes.MODEL_DEPLOYING, codes.MODEL_QUEUED_FOR_DEPLOYMENT, codes.MODEL_LOADING}
+            ),
+        ),
     ]
 
 

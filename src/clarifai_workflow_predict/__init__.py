@@ -13,27 +13,28 @@
 
 from typing import TYPE_CHECKING, Any
 
-from ._request import MAX_INPUTS_PER_REQUEST
-from ._retry import RetryPolicy
 from ._version import __version__
-from .client import WorkflowClient
-from .errors import (
-    ApiError,
-    AuthenticationError,
-    ClarifaiError,
-    DeadlineExceededError,
-    InputError,
-    InvalidRequestError,
-    NotFoundError,
-    PermissionDeniedError,
-    PredictionError,
-    RateLimitError,
-    TransportError,
-)
-from .inputs import Input
 
 if TYPE_CHECKING:
+    from ._request import MAX_INPUTS_PER_REQUEST
+    from ._retry import RetryPolicy
     from .aio import AsyncWorkflowClient
+    from .client import WorkflowClient
+    from .errors import (
+        ApiError,
+        AuthenticationError,
+        ClarifaiError,
+        DeadlineExceededError,
+        InputError,
+        InvalidRequestError,
+        ModelDeployingError,
+        NotFoundError,
+        PermissionDeniedError,
+        PredictionError,
+        RateLimitError,
+        TransportError,
+    )
+    from .inputs import Input
     from .models import (
         BoundingBox,
         Concept,
@@ -46,19 +47,46 @@ if TYPE_CHECKING:
         WorkflowResult,
     )
 
-# Loaded on first use: the result classes come with the first client or first access, and
-# the asyncio client with its first access, so `import clarifai_workflow_predict` stays cheap.
+# Every name loads with its module on first use, so `import clarifai_workflow_predict` costs
+# almost nothing (the pytest plugin, loaded by every pytest run of a project that installs the
+# package, relies on that) and a service pays for gRPC and the stubs when it makes a client.
 _LAZY = {
+    "MAX_INPUTS_PER_REQUEST": "_request",
+    "RetryPolicy": "_retry",
+    "WorkflowClient": "client",
     "AsyncWorkflowClient": "aio",
-    "WorkflowPrediction": "models",
-    "WorkflowResult": "models",
-    "ModelOutput": "models",
-    "Concept": "models",
-    "Region": "models",
-    "BoundingBox": "models",
-    "Embedding": "models",
-    "Frame": "models",
-    "Status": "models",
+    "Input": "inputs",
+    **dict.fromkeys(
+        (
+            "ClarifaiError",
+            "ApiError",
+            "AuthenticationError",
+            "PermissionDeniedError",
+            "NotFoundError",
+            "RateLimitError",
+            "InvalidRequestError",
+            "ModelDeployingError",
+            "TransportError",
+            "DeadlineExceededError",
+            "InputError",
+            "PredictionError",
+        ),
+        "errors",
+    ),
+    **dict.fromkeys(
+        (
+            "WorkflowPrediction",
+            "WorkflowResult",
+            "ModelOutput",
+            "Concept",
+            "Region",
+            "BoundingBox",
+            "Embedding",
+            "Frame",
+            "Status",
+        ),
+        "models",
+    ),
 }
 
 
@@ -100,6 +128,7 @@ __all__ = [
     "NotFoundError",
     "RateLimitError",
     "InvalidRequestError",
+    "ModelDeployingError",
     "TransportError",
     "DeadlineExceededError",
     "InputError",

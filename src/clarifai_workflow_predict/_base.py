@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 from clarifai_grpc.grpc.api import service_pb2
 
 from . import _auth, _channel, _request
-from ._retry import Deadline, RetryPolicy
+from ._ratelimit import RateLimiter, check_rate_limit
+from ._retry import Attempts, Deadline, RetryPolicy
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
 __all__ = ["BaseClient"]
 
 _DEFAULT_RETRY = RetryPolicy()
+#: How long one ``predict_iter`` request may wait in all, retries included, when the call gives
+#: no ``timeout``: long enough to ride out a model's cold start of several minutes (Clarifai's
+#: own SDK waits up to 10), while each attempt still ends within the client's ``timeout``.
+STREAM_REQUEST_DEADLINE = 600.0
 
 #: A call's keyword arguments, in the order of the public signatures: ``user_id``, ``app_id``,
 #: ``version_id``, ``output_config``, ``node_runner_selectors``, ``workflow_state_id``,
@@ -57,11 +62,13 @@ PREDICT_ITER_DOC = """Stream results for an iterable of inputs of any length, in
 
 Inputs are read lazily, ``batch_size`` at a time, with at most ``max_concurrency`` requests in
 flight, so memory stays bounded for millions of inputs. Takes ``predict``'s keyword arguments;
-``timeout`` bounds each request (with its retries) rather than the whole stream. A failed
-request, or a value that is not an input (status ``INPUT_INVALID_ARGUMENT``), comes back as
-failed results; the stream raises only for arguments that are wrong from the start, and when a
-request fails for authentication, permission or not-found reasons, which every later request
-would share. Stopping the iteration early cancels the requests in flight.
+``timeout`` bounds each request (with its retries) rather than the whole stream; without one,
+each attempt gets the client's ``timeout`` and a request may keep retrying a model that is
+deploying for up to 10 minutes, so a stream rides out a cold start. A failed request, or a value
+that is not an input (status ``INPUT_INVALID_ARGUMENT``), comes back as failed results; the
+stream raises only for arguments that are wrong from the start, and when a request fails for
+authentication, permission or not-found reasons, which every later request would share.
+Stopping the iteration early cancels the requests in flight.
 """
 
 PREDICT_REQUEST_DOC = """Send a request you built, adding auth, the deadline and retries.
@@ -93,6 +100,7 @@ class BaseClient:
         retry: RetryPolicy | None = _DEFAULT_RETRY,
         max_concurrency: int = 4,
         batch_size: int = _request.MAX_INPUTS_PER_REQUEST,
+        rate_limit: str | float | None = "adaptive",
         allow_insecure_pat: bool = False,
     ) -> None:
         self._closed = True  # until construction succeeds, so close() has nothing to undo
@@ -112,6 +120,8 @@ class BaseClient:
         self.retry = retry
         self.max_concurrency = _check_int(max_concurrency, "max_concurrency", 1, 1024)
         self.batch_size = _check_int(batch_size, "batch_size", 1, _request.MAX_INPUTS_PER_REQUEST)
+        self.rate_limit = check_rate_limit(rate_limit)
+        self._limiter = RateLimiter(self.rate_limit) if self.rate_limit is not None else None
         self._drop_in = channel is not None or stub is not None
         if self._drop_in:
             if channel is not None and stub is not None:
@@ -188,13 +198,26 @@ class BaseClient:
 
     def _prepare_stream(
         self, workflow_id: str, inputs: Any, options: CallOptions
-    ) -> tuple[Stream, float | None, _auth.Metadata]:
-        """Everything ``predict_iter`` does before reading its inputs: returns the stream, the
-        timeout of each request, and the call metadata."""
+    ) -> tuple[Stream, float | None, float | None, _auth.Metadata]:
+        """Everything ``predict_iter`` does before reading its inputs: returns the stream, each
+        request's deadline and per-attempt timeout, and the call metadata."""
         from ._stream import Stream
 
         fields, timeout, metadata = self._call(workflow_id, options)
-        return Stream(inputs, fields, self.batch_size), timeout, metadata
+        if options[6] is not None:  # a timeout given: it bounds each request, retries included
+            each, per_attempt = timeout, None
+        else:
+            each = None if timeout is None else max(STREAM_REQUEST_DEADLINE, timeout)
+            per_attempt = timeout
+        return Stream(inputs, fields, self.batch_size), each, per_attempt, metadata
+
+    def _pace(self) -> float | None:
+        """Requests per second the client is paced at now, or ``None`` while it is not."""
+        return self._limiter.rate if self._limiter is not None else None
+
+    def _attempts(self, deadline: Deadline, per_attempt: float | None = None) -> Attempts:
+        """The attempts of one request: this client's retry policy and pace."""
+        return Attempts(self.retry, deadline, self._limiter, per_attempt=per_attempt)
 
     def _call(
         self, workflow_id: str, options: CallOptions

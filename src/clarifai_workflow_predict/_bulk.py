@@ -29,7 +29,7 @@ from array import array
 from collections import Counter, deque
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterator, Mapping
+from typing import IO, Any, Callable, Iterator, Mapping
 
 from ._response import rpc_failed
 from .errors import InputError
@@ -474,14 +474,23 @@ def _down(failure: WorkflowResult | None, requests: int | None) -> str:
 
 
 class Progress:
-    """A one-line progress bar on a terminal: done, rate, failures, time left."""
+    """A one-line progress bar on a terminal: done, rate, failures, time left, and the client's
+    pace while the API's rate limit holds it back (``pace`` returns it, or ``None``)."""
 
-    def __init__(self, total: int, stream: IO[str], enabled: bool) -> None:
+    def __init__(
+        self,
+        total: int,
+        stream: IO[str],
+        enabled: bool,
+        pace: Callable[[], float | None] = lambda: None,
+    ) -> None:
         self.total = total
         self.stream = stream
         self.enabled = enabled
+        self.pace = pace
         self.started = time.monotonic()
         self._shown = 0.0
+        self._width = 0  # of the last line shown, so a shorter one overwrites it whole
 
     def update(self, job: Job, final: bool = False) -> None:
         now = time.monotonic()
@@ -496,11 +505,14 @@ class Progress:
         width = 24
         filled = min(width, int(width * done / self.total)) if self.total else width
         bar = "#" * filled + "." * (width - filled)
+        pace = self.pace()
+        paced = f"  paced at {pace:,.1f} requests/s" if pace is not None and not final else ""
         line = (
             f"\r[{bar}] {done:,}/{self.total:,} inputs  {rate:,.0f}/s  {failed:,} failed  "
-            f"{'done' if final else 'left ' + _clock(left)}"
+            f"{'done' if final else 'left ' + _clock(left)}{paced}"
         )
-        self.stream.write(line + ("\n" if final else ""))
+        self.stream.write(line.ljust(self._width) + ("\n" if final else ""))
+        self._width = len(line)
         self.stream.flush()
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from typing import Any, Callable, Iterable
 
-from .errors import _status_name
+from .errors import status_name
 from .models import (
     BoundingBox,
     Concept,
@@ -26,6 +26,7 @@ from .models import (
     ModelOutput,
     Region,
     Status,
+    WorkflowPrediction,
     WorkflowResult,
     factory,
     setters,
@@ -38,6 +39,7 @@ _new_embedding = factory(Embedding)
 _new_frame = factory(Frame)
 _new_output = factory(ModelOutput)
 _new_result = factory(WorkflowResult)
+_new_prediction = factory(WorkflowPrediction)
 _CONCEPT = setters(Concept)
 _BOX = setters(BoundingBox)
 _REGION = setters(Region)
@@ -67,7 +69,7 @@ def _concepts(messages: Any, *, _map: Any = map, _convert: Any = _concept) -> tu
     return tuple(_map(_convert, messages)) if messages else ()
 
 
-def status(message: Any, *, _new: Any = _new_status, _name: Any = _status_name) -> Status:
+def status(message: Any, *, _new: Any = _new_status, _name: Any = status_name) -> Status:
     """A ``Status`` from a ``status_pb2.Status``."""
     code = message.code
     return _new(code, _name(code), message.description, message.details, message.req_id, message)
@@ -194,6 +196,18 @@ def _result(message: Any, statuses: _Statuses, *, _new: Any = _new_result) -> Wo
 def result(message: Any) -> WorkflowResult:
     """A ``WorkflowResult`` from a ``resources_pb2.WorkflowResult``."""
     return _result(message, _Statuses())
+
+
+def prediction(response: Any) -> WorkflowPrediction:
+    """A ``WorkflowPrediction`` of a whole ``PostWorkflowResultsResponse``."""
+    status_message = response.status
+    return _new_prediction(
+        response.workflow.id,
+        status(status_message),
+        tuple(results(response.results)),
+        (status_message.req_id,),
+        (response,),
+    )
 
 
 def results(messages: Iterable[Any]) -> list[WorkflowResult]:

@@ -15,7 +15,7 @@ from clarifai_grpc.grpc.api.status import status_pb2
 
 from . import _convert
 from ._request import Plan
-from .errors import FAILURE, MIXED_STATUS, SUCCESS, ApiError, ClarifaiError, from_status
+from .errors import FAILURE, MIXED_STATUS, SUCCESS, ApiError, ClarifaiError
 from .models import ModelOutput, WorkflowPrediction, WorkflowResult, factory
 
 __all__ = ["Fetched", "Outcome", "failed_results", "outcome", "prediction", "rpc_failed"]
@@ -27,7 +27,6 @@ Fetched = Union[Response, ClarifaiError]
 _new_result = factory(WorkflowResult)
 _new_prediction = factory(WorkflowPrediction)
 _NO_OUTPUTS: tuple[ModelOutput, ...] = ()
-_ACCEPTED = (SUCCESS, MIXED_STATUS)
 # How a failed request's inputs say the RPC itself failed: ``details`` starts with this.
 _RPC_PREFIX = "gRPC "
 
@@ -36,10 +35,8 @@ def outcome(plan: Plan, chunk: int, fetched: Fetched) -> Outcome:
     """Check and convert what request ``chunk`` of ``plan`` fetched (a failure passes through)."""
     if isinstance(fetched, ClarifaiError):
         return fetched
-    response = fetched
+    response = fetched  # its status is SUCCESS or MIXED_STATUS: Attempts.final saw to that
     status = response.status
-    if status.code not in _ACCEPTED:
-        return from_status(status)
     start, stop = plan.bounds[chunk]
     messages = response.results
     if len(messages) != stop - start:

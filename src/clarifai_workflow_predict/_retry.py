@@ -1,43 +1,74 @@
-"""The retry schedule and the call deadline, with no I/O: clients bring the RPC and the sleep.
+"""The retry schedule, the call deadline and client-side pacing, with no I/O: clients bring the
+RPC and the sleep.
 
 One retry layer, in this library, for sync and async alike. A call has one monotonic deadline;
-each attempt gets what remains of it, and no backoff sleeps past it.
+each attempt gets what remains of it (or less, with a per-attempt cap), and no backoff or pacing
+wait runs past it. A client drives one request's attempts like this::
+
+    attempts = Attempts(policy, deadline, limiter)
+    while (pause := attempts.pace()) is not None:
+        if pause:  # held back by the rate limiter: ask again after the pause
+            sleep(pause)
+            continue
+        answer = send(timeout=attempts.timeout())  # the response, or the typed error
+        if (delay := attempts.retry_delay(answer)) is None:
+            break
+        sleep(delay)
+    return attempts.final()  # the response, or the error to raise (``attempts`` set)
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Union
 
 import grpc
+from clarifai_grpc.grpc.api.status import status_code_pb2
 
 from .errors import (
-    RETRYABLE_STATUS_CODES,
+    MIXED_STATUS,
+    SUCCESS,
     ClarifaiError,
     DeadlineExceededError,
     InputError,
-    from_rpc_error,
     from_status,
-    retryable,
 )
 
-__all__ = ["RetryPolicy", "Deadline", "Attempts"]
+__all__ = ["Answer", "Attempts", "Deadline", "DEPLOYING_POLL", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
+
+#: The shortest first wait before resending a throttled request: the account's bucket needs
+#: time to refill (the AWS SDKs likewise back off from 0.5 s, not 0.1 s, on throttling).
+THROTTLED_BACKOFF = 0.5
+#: The longest wait between polls of a model that is deploying. A cold start ends at a moment
+#: nobody knows; polling this often answers within about this long of the model being ready,
+#: and one poll per request every second and a half is no load on the API.
+DEPLOYING_POLL = 1.5
+
+
+def _codes(*names: str) -> frozenset[int]:
+    return frozenset(status_code_pb2.StatusCode.Value(name) for name in names)
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How failed attempts are retried.
 
-    Retried: gRPC ``UNAVAILABLE`` and ``RESOURCE_EXHAUSTED``, and the in-band codes
-    ``CONN_THROTTLED``, ``MODEL_DEPLOYING``, ``MODEL_BUSY_PLEASE_RETRY``, ``MODEL_LOADING``,
-    ``RPC_REQUEST_QUEUE_FULL`` and ``RPC_SERVER_UNAVAILABLE``. ``max_attempts`` counts the first
-    attempt. The n-th retry waits ``min(max_backoff, initial_backoff * backoff_multiplier**(n-1))``
+    Retried up to ``max_attempts`` attempts in all (the first included): gRPC codes in
+    ``retry_grpc_codes`` (``UNAVAILABLE``, ``RESOURCE_EXHAUSTED``) and in-band statuses in
+    ``retry_status_codes`` (``CONN_THROTTLED``, ``MODEL_BUSY_PLEASE_RETRY``,
+    ``RPC_REQUEST_QUEUE_FULL``, ``RPC_SERVER_UNAVAILABLE``). Retried until the call's deadline
+    instead: ``deploying_status_codes`` (``MODEL_DEPLOYING``, ``MODEL_QUEUED_FOR_DEPLOYMENT``,
+    ``MODEL_LOADING``), a model's cold start; if the deadline ends first, the call raises
+    ``ModelDeployingError``. Add or remove codes with ``dataclasses.replace``.
+
+    The n-th retry waits ``min(max_backoff, initial_backoff * backoff_multiplier**(n-1))``
     seconds, scaled by a random factor in ``[1 - jitter, 1 + jitter]`` and capped at
-    ``max_backoff``.
+    ``max_backoff`` (and, while a model deploys, at ``DEPLOYING_POLL`` seconds).
     """
 
     max_attempts: int = 4
@@ -45,6 +76,20 @@ class RetryPolicy:
     max_backoff: float = 5.0
     backoff_multiplier: float = 2.0
     jitter: float = 0.2
+    retry_grpc_codes: frozenset[grpc.StatusCode] = field(
+        default=frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
+    )
+    retry_status_codes: frozenset[int] = field(
+        default=_codes(
+            "CONN_THROTTLED",
+            "MODEL_BUSY_PLEASE_RETRY",
+            "RPC_REQUEST_QUEUE_FULL",
+            "RPC_SERVER_UNAVAILABLE",
+        )
+    )
+    deploying_status_codes: frozenset[int] = field(
+        default=_codes("MODEL_DEPLOYING", "MODEL_QUEUED_FOR_DEPLOYMENT", "MODEL_LOADING")
+    )
 
     def __post_init__(self) -> None:
         if type(self.max_attempts) is not int or self.max_attempts < 1:
@@ -59,14 +104,36 @@ class RetryPolicy:
             raise InputError(f"backoff_multiplier must be >= 1, got {self.backoff_multiplier!r}")
         if not 0 <= self.jitter < 1:
             raise InputError(f"jitter must be in [0, 1), got {self.jitter!r}")
+        _set_codes(self, "retry_grpc_codes", grpc.StatusCode)
+        _set_codes(self, "retry_status_codes", int)
+        _set_codes(self, "deploying_status_codes", int)
 
-    def backoff(self, retry: int, rand: float) -> float:
-        """Seconds before retry number ``retry`` (1-based); ``rand`` is uniform in [0, 1)."""
-        base = min(self.max_backoff, self.initial_backoff * self.backoff_multiplier ** (retry - 1))
-        return min(self.max_backoff, base * (1 - self.jitter + 2 * self.jitter * rand))
+    def backoff(
+        self, retry: int, rand: float, cap: float | None = None, start: float = 0.0
+    ) -> float:
+        """Seconds before retry number ``retry`` (1-based); ``rand`` is uniform in [0, 1);
+        ``cap`` lowers ``max_backoff``; ``start`` raises ``initial_backoff``."""
+        top = self.max_backoff if cap is None else min(cap, self.max_backoff)
+        first = max(self.initial_backoff, start)
+        base = min(top, first * self.backoff_multiplier ** (retry - 1))
+        return min(top, base * (1 - self.jitter + 2 * self.jitter * rand))
 
 
-_NO_RETRY = RetryPolicy(max_attempts=1)
+def _set_codes(policy: RetryPolicy, name: str, kind: type) -> None:
+    value: Any = getattr(policy, name)
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise InputError(f"{name} must be a set of codes, got {type(value).__name__}")
+    codes = frozenset(value)
+    if not all(isinstance(c, kind) and not isinstance(c, bool) for c in codes):
+        raise InputError(f"{name} must hold {kind.__name__} codes, got {sorted(map(str, codes))}")
+    object.__setattr__(policy, name, codes)
+
+
+_NO_RETRY = RetryPolicy(max_attempts=1, deploying_status_codes=frozenset())
+# How a throttled response states the account's limit (Clarifai's rate-limit page; the emulator).
+_LIMIT = re.compile(r"limit of (\d+(?:\.\d+)?) requests per second")
+# Top-level statuses a response is returned with; any other is the request's failure.
+_ACCEPTED = (SUCCESS, MIXED_STATUS)
 
 
 class Deadline:
@@ -92,70 +159,183 @@ def _random() -> float:
     return _random()
 
 
-class Attempts:
-    """The attempts of one request: how long each may take, and whether to try again.
+#: What one attempt gave: the response, or the typed error of a failed RPC.
+Answer = Union[Any, ClarifaiError]
 
-    A client calls ``timeout()`` before each attempt and ``retry_delay()`` after it; the client
-    itself only sends and sleeps.
+
+class Attempts:
+    """The attempts of one request: when each may start, how long it may take, whether to try
+    again, and what the request's outcome is. Decides from answers only and never raises.
+
+    ``per_attempt`` caps each attempt below what remains of the deadline. ``limiter`` (a
+    ``RateLimiter``) paces the attempts and learns from their answers.
     """
 
-    __slots__ = ("_policy", "_deadline", "_rand", "attempt", "_last")
+    __slots__ = (
+        "_policy",
+        "_deadline",
+        "_limiter",
+        "_per_attempt",
+        "_rand",
+        "_generation",
+        "attempt",
+        "_answer",
+        "_deploying",
+        "_stopped",
+    )
 
     def __init__(
         self,
         policy: RetryPolicy | None,
         deadline: Deadline,
+        limiter: Any = None,
+        *,
+        per_attempt: float | None = None,
         rand: Callable[[], float] | None = None,
     ) -> None:
         self._policy = policy or _NO_RETRY
         self._deadline = deadline
+        self._limiter = limiter
+        self._per_attempt = per_attempt
         self._rand = rand
+        self._generation = 0
         self.attempt = 0
-        self._last: ClarifaiError | None = None
+        self._answer: Answer | None = None
+        self._deploying: Any = None  # the last answer saying the model is deploying
+        self._stopped = ""  # why no further attempt could start, when that ended the request
 
-    def timeout(self) -> float | None:
-        """The timeout for the next attempt; ``DeadlineExceededError`` when none remains."""
-        self.attempt += 1
+    def pace(self) -> float | None:
+        """0.0 when the next attempt may go now; seconds to sleep before asking again when the
+        rate limiter holds it back; ``None`` when no attempt can start within the deadline."""
         remaining = self._deadline.remaining()
         if remaining is not None and remaining <= 0:
-            error = DeadlineExceededError(
-                f"deadline of {self._deadline.timeout}s expired before attempt {self.attempt}"
+            self._stopped = f"deadline of {self._deadline.timeout}s expired"
+            return None
+        limiter = self._limiter
+        if limiter is None:
+            return 0.0
+        self._generation = limiter.generation
+        wait = limiter.acquire()
+        if remaining is not None and wait >= remaining:
+            self._stopped = (
+                f"deadline of {self._deadline.timeout}s would pass while waiting for the "
+                f"client's rate limit ({limiter.rate:.2g} requests/s)"
             )
-            raise error from self._last
-        return remaining
+            return None
+        return wait
 
-    def retry_delay(self, answer: Any) -> float | None:
+    def timeout(self) -> float | None:
+        """The timeout for the attempt about to be sent (and it counts as made)."""
+        self.attempt += 1
+        remaining = self._deadline.remaining()
+        cap = self._per_attempt
+        if remaining is None:
+            return cap
+        remaining = max(remaining, 0.001)
+        return remaining if cap is None else min(cap, remaining)
+
+    def retry_delay(self, answer: Answer) -> float | None:
         """Seconds to sleep before the next attempt, or ``None`` when ``answer`` is final.
 
-        ``answer`` is the attempt's response, or the ``grpc.RpcError`` it raised. A response is
-        retried for a retryable in-band status while attempts and time remain, else it is final.
-        An RPC error is retried likewise; when it is final, its typed error is raised from it.
+        ``answer`` is the attempt's response, or the ``ClarifaiError`` its RPC failed with.
         """
-        if isinstance(answer, grpc.RpcError):
-            error = from_rpc_error(answer)
-            if retryable(error):
-                delay = self._delay(error)
-                if delay is not None:
-                    return delay
-            raise error from answer
-        if answer.status.code not in RETRYABLE_STATUS_CODES:
+        self._answer = answer
+        policy = self._policy
+        if isinstance(answer, ClarifaiError):
+            throttled = _throttled_rpc(answer)
+            if throttled:
+                self._throttled()
+            if not (_retryable_rpc(answer, policy) and self.attempt < policy.max_attempts):
+                return None
+            return self._delay(answer, None, THROTTLED_BACKOFF if throttled else 0.0)
+        code = answer.status.code
+        if code in policy.deploying_status_codes:
+            self._deploying = answer
+            self._succeeded()
+            return self._delay(answer, DEPLOYING_POLL)
+        self._deploying = None
+        throttled = code == status_code_pb2.CONN_THROTTLED
+        if throttled:
+            self._throttled(answer.status.details)
+        else:
+            self._succeeded()
+        if code not in policy.retry_status_codes or self.attempt >= policy.max_attempts:
             return None
-        return self._delay(from_status(answer.status))
+        return self._delay(answer, None, THROTTLED_BACKOFF if throttled else 0.0)
 
-    def _delay(self, error: ClarifaiError) -> float | None:
-        if self.attempt >= self._policy.max_attempts:
-            return None
-        delay = self._policy.backoff(self.attempt, (self._rand or _random)())
+    def final(self, *, raw: bool = False) -> Answer:
+        """The request's outcome, with ``attempts`` set on an error: the last response, or the
+        error to raise. A response with a failing status becomes its typed error unless ``raw``
+        (``predict_request`` returns responses unchanged). When the deadline ended the request
+        while its model was still deploying, the outcome is that deploying answer (as an error,
+        ``ModelDeployingError``)."""
+        answer = self._answer
+        cause = None
+        if self._deploying is not None and (
+            self._stopped or isinstance(answer, DeadlineExceededError)
+        ):
+            cause = answer if isinstance(answer, ClarifaiError) else None
+            answer = self._deploying
+        elif self._stopped or answer is None:
+            error = DeadlineExceededError(f"{self._stopped} before attempt {self.attempt + 1}")
+            error.__cause__ = _error_of(answer)
+            answer = error
+        if not (raw or isinstance(answer, ClarifaiError)) and answer.status.code not in _ACCEPTED:
+            answer = from_status(answer.status)
+            answer.__cause__ = cause
+        if isinstance(answer, ClarifaiError):
+            answer.attempts = self.attempt
+        return answer
+
+    def _delay(self, answer: Answer, cap: float | None, start: float = 0.0) -> float | None:
+        delay = self._policy.backoff(self.attempt, (self._rand or _random)(), cap, start)
         remaining = self._deadline.remaining()
         if remaining is not None and delay >= remaining:
-            # Sleeping would outlast the deadline: report the real failure now.
-            return None
-        self._last = error
+            return None  # sleeping would outlast the deadline: the last answer is the outcome
         log.debug(
-            "attempt %d of %d failed (%s); retrying in %.3fs",
+            "attempt %d failed (%s); retrying in %.3fs",
             self.attempt,
-            self._policy.max_attempts,
-            error,
+            _describe(answer),
             delay,
         )
         return delay
+
+    def _throttled(self, details: str = "") -> None:
+        if self._limiter is not None:
+            found = _LIMIT.search(details)
+            self._limiter.throttled(self._generation, float(found[1]) if found else None)
+
+    def _succeeded(self) -> None:
+        if self._limiter is not None:
+            self._limiter.succeeded()
+
+
+def _retryable_rpc(error: ClarifaiError, policy: RetryPolicy) -> bool:
+    code = getattr(error, "grpc_code", None)
+    if code not in policy.retry_grpc_codes:
+        return False
+    # gRPC also reports a message over the size limit as RESOURCE_EXHAUSTED; resending it
+    # meets the same limit.
+    return not _too_large(error)
+
+
+def _throttled_rpc(error: ClarifaiError) -> bool:
+    return getattr(
+        error, "grpc_code", None
+    ) is grpc.StatusCode.RESOURCE_EXHAUSTED and not _too_large(error)
+
+
+def _too_large(error: ClarifaiError) -> bool:
+    return "larger than max" in getattr(error, "details", "")
+
+
+def _describe(answer: Answer) -> str:
+    if isinstance(answer, ClarifaiError):
+        return str(answer)
+    return str(from_status(answer.status))
+
+
+def _error_of(answer: Answer) -> ClarifaiError | None:
+    if answer is None or isinstance(answer, ClarifaiError):
+        return answer
+    return None if answer.status.code in _ACCEPTED else from_status(answer.status)

@@ -20,8 +20,8 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
 from . import _channel
 from ._base import PREDICT_DOC, PREDICT_ITER_DOC, PREDICT_REQUEST_DOC, BaseClient
-from ._retry import Attempts, Deadline
-from .errors import ClarifaiError
+from ._retry import Deadline
+from .errors import ClarifaiError, from_rpc_error
 
 if TYPE_CHECKING:
     from ._response import Fetched, Outcome
@@ -77,12 +77,12 @@ class AsyncWorkflowClient(BaseClient):
         method, semaphore = self._bind_loop()
         results = self._results
         if len(plan.requests) == 1:
-            fetched = await self._fetch(method, plan.requests[0], deadline, md)
+            fetched = await self._send(method, plan.requests[0], deadline, md)
             return results.prediction(plan, [results.outcome(plan, 0, fetched)])
 
         async def chunk(k: int) -> Outcome:
             async with semaphore:  # held while sending only, so conversion never blocks a send
-                fetched = await self._fetch(method, plan.requests[k], deadline, md)
+                fetched = await self._send(method, plan.requests[k], deadline, md)
             return results.outcome(plan, k, fetched)
 
         outcomes = await asyncio.gather(*(chunk(k) for k in range(len(plan.requests))))
@@ -104,7 +104,7 @@ class AsyncWorkflowClient(BaseClient):
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] | None = None,
     ) -> AsyncIterator[WorkflowResult]:
-        stream, each, md = self._prepare_stream(
+        stream, each, per_attempt, md = self._prepare_stream(
             workflow_id,
             inputs,
             (
@@ -118,7 +118,7 @@ class AsyncWorkflowClient(BaseClient):
                 metadata,
             ),
         )
-        return self._iterate(stream, each, md)
+        return self._iterate(stream, each, per_attempt, md)
 
     predict_iter.__doc__ = (
         PREDICT_ITER_DOC + "\nReturns an async iterator: ``async for result in ...``.\n"
@@ -133,7 +133,10 @@ class AsyncWorkflowClient(BaseClient):
     ) -> service_pb2.PostWorkflowResultsResponse:
         deadline, md = self._prepare_request(request, timeout, metadata)
         method, _ = self._bind_loop()
-        return await self._send(method, request, deadline, md)
+        outcome = await self._send(method, request, deadline, md, raw=True)
+        if isinstance(outcome, ClarifaiError):
+            raise outcome
+        return outcome
 
     predict_request.__doc__ = PREDICT_REQUEST_DOC
 
@@ -170,7 +173,11 @@ class AsyncWorkflowClient(BaseClient):
         return self._method, self._semaphore
 
     async def _iterate(
-        self, stream: Stream, timeout: float | None, metadata: Any
+        self,
+        stream: Stream,
+        timeout: float | None,
+        per_attempt: float | None,
+        metadata: Any,
     ) -> AsyncIterator[WorkflowResult]:
         method, _ = self._bind_loop()
         window: deque[tuple[Chunk, asyncio.Future[Fetched] | None]] = deque()
@@ -184,7 +191,7 @@ class AsyncWorkflowClient(BaseClient):
                 request = chunk.request
                 task = None
                 if request is not None:
-                    fetch = self._fetch(method, request, Deadline(timeout), metadata)
+                    fetch = self._send(method, request, Deadline(timeout), metadata, per_attempt)
                     task = asyncio.ensure_future(fetch)
                 window.append((chunk, task))
                 if len(window) >= self.max_concurrency:
@@ -204,19 +211,21 @@ class AsyncWorkflowClient(BaseClient):
         request: service_pb2.PostWorkflowResultsRequest,
         deadline: Deadline,
         metadata: Any,
-    ) -> service_pb2.PostWorkflowResultsResponse:
-        attempts = Attempts(self.retry, deadline)
-        while True:
+        per_attempt: float | None = None,
+        *,
+        raw: bool = False,
+    ) -> Fetched:
+        """One request with its retries: the response, or the error it failed with."""
+        attempts = self._attempts(deadline, per_attempt)
+        while (pause := attempts.pace()) is not None:
+            if pause:  # held back by the rate limiter: ask again after the pause
+                await asyncio.sleep(pause)
+                continue
             try:
                 answer = await method(request, timeout=attempts.timeout(), metadata=metadata)
             except grpc.RpcError as exc:
-                answer = exc
+                answer = from_rpc_error(exc)
             if (delay := attempts.retry_delay(answer)) is None:
-                return answer
+                break
             await asyncio.sleep(delay)
-
-    async def _fetch(self, method: Any, request: Any, deadline: Deadline, metadata: Any) -> Fetched:
-        try:
-            return await self._send(method, request, deadline, metadata)
-        except ClarifaiError as error:
-            return error
+        return attempts.final(raw=raw)

@@ -166,6 +166,14 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         "--max-concurrency", type=_int_in(1, 1024), default=4, help="requests in flight"
     )
     bulk.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        default="adaptive",
+        metavar="R",
+        help="at most R requests per second, adapting below it when throttled; 'adaptive' "
+        "(default) paces only once the API throttles; 'none' never paces",
+    )
+    bulk.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -182,6 +190,18 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     )
     serve.add_argument("--fixtures", metavar="DIR", help="a directory of *.textproto workflows")
     serve.add_argument("--pat", help="accept only this PAT")
+    serve.add_argument(
+        "--rate-limit",
+        type=_positive,
+        metavar="R",
+        help="allow R requests per second per PAT; past that, answer CONN_THROTTLED",
+    )
+    serve.add_argument(
+        "--cold-start",
+        type=_positive,
+        metavar="S",
+        help="answer MODEL_DEPLOYING for the first S seconds, as a model scaled to zero",
+    )
     serve.set_defaults(run=_serve)
 
     demo = sub.add_parser(
@@ -238,6 +258,27 @@ def _seconds(value: str) -> float:
     if not 0 < seconds < float("inf"):
         raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {value}")
     return seconds
+
+
+def _positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 < number < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
+    return number
+
+
+def _rate_limit(value: str) -> str | float | None:
+    if value.lower() in ("adaptive", "none"):
+        return None if value.lower() == "none" else "adaptive"
+    try:
+        return _positive(value)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"must be requests per second (> 0), 'adaptive' or 'none', got {value!r}"
+        ) from None
 
 
 def _fraction(value: str) -> float:
@@ -389,7 +430,7 @@ def _bulk(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         shown = sys.stderr.isatty() if args.progress is None else args.progress
-        progress = Progress(total, sys.stderr, shown)
+        progress = Progress(total, sys.stderr, shown, client._pace)
         pending: deque[tuple[int, str | None, str]] = deque()
         results = client.predict_iter(
             args.workflow_id,
@@ -471,14 +512,24 @@ def _serve(args: argparse.Namespace) -> int:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
-        server = LocalWorkflowServer(args.fixtures, pat=args.pat, port=args.port)
+        server = LocalWorkflowServer(
+            args.fixtures, pat=args.pat, port=args.port, rate_limit=args.rate_limit
+        ).start()
     except FixtureError as exc:
         raise Usage(f"--fixtures: {exc}") from exc
+    except OSError as exc:
+        raise Usage(f"--port {args.port}: {exc}") from exc
+    if args.cold_start:
+        server.cold_start(args.cold_start)
     with server:
         print(f"clarifai-workflow-predict emulator listening on {server.target}", flush=True)
         print(f"workflows: {', '.join(sorted(server.workflows))}", flush=True)
         pat = " --pat <the PAT given to serve>" if args.pat else ""
         print(f"use it with: --target {server.target} --insecure{pat}", flush=True)
+        if args.rate_limit:
+            print(f"rate limit: {args.rate_limit:g} requests per second per PAT", flush=True)
+        if args.cold_start:
+            print(f"cold start: MODEL_DEPLOYING for {args.cold_start:g} s", flush=True)
         try:
             while not stopped.wait(0.5):
                 pass

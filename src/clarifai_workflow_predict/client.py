@@ -14,8 +14,8 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
 from . import _channel
 from ._base import PREDICT_DOC, PREDICT_ITER_DOC, PREDICT_REQUEST_DOC, BaseClient
-from ._retry import Attempts, Deadline
-from .errors import ClarifaiError, DeadlineExceededError, TransportError
+from ._retry import Deadline
+from .errors import ClarifaiError, DeadlineExceededError, TransportError, from_rpc_error
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -89,7 +89,7 @@ class WorkflowClient(BaseClient):
         )
         results = self._results
         if len(plan.requests) == 1:
-            only = results.outcome(plan, 0, self._fetch(plan.requests[0], deadline, md))
+            only = results.outcome(plan, 0, self._send(plan.requests[0], deadline, md))
             return results.prediction(plan, [only])
         return results.prediction(plan, self._chunks(plan, deadline, md))
 
@@ -109,7 +109,7 @@ class WorkflowClient(BaseClient):
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] | None = None,
     ) -> Iterator[WorkflowResult]:
-        stream, each, md = self._prepare_stream(
+        stream, each, per_attempt, md = self._prepare_stream(
             workflow_id,
             inputs,
             (
@@ -123,7 +123,7 @@ class WorkflowClient(BaseClient):
                 metadata,
             ),
         )
-        return self._iterate(stream, each, md)
+        return self._iterate(stream, each, per_attempt, md)
 
     predict_iter.__doc__ = PREDICT_ITER_DOC
 
@@ -135,7 +135,10 @@ class WorkflowClient(BaseClient):
         metadata: Sequence[tuple[str, str]] | None = None,
     ) -> service_pb2.PostWorkflowResultsResponse:
         deadline, md = self._prepare_request(request, timeout, metadata)
-        return self._send(request, deadline, md)
+        outcome = self._send(request, deadline, md, raw=True)
+        if isinstance(outcome, ClarifaiError):
+            raise outcome
+        return outcome
 
     predict_request.__doc__ = PREDICT_REQUEST_DOC
 
@@ -162,17 +165,25 @@ class WorkflowClient(BaseClient):
         request: service_pb2.PostWorkflowResultsRequest,
         deadline: Deadline,
         metadata: Metadata,
-    ) -> service_pb2.PostWorkflowResultsResponse:
-        attempts = Attempts(self.retry, deadline)
+        per_attempt: float | None = None,
+        *,
+        raw: bool = False,
+    ) -> Fetched:
+        """One request with its retries: the response, or the error it failed with."""
+        attempts = self._attempts(deadline, per_attempt)
         method = self._method
-        while True:
+        while (pause := attempts.pace()) is not None:
+            if pause:  # held back by the rate limiter: ask again after the pause
+                time.sleep(pause)
+                continue
             try:
                 answer = method(request, timeout=attempts.timeout(), metadata=metadata)
             except grpc.RpcError as exc:
-                answer = exc
+                answer = from_rpc_error(exc)
             if (delay := attempts.retry_delay(answer)) is None:
-                return answer
+                break
             time.sleep(delay)
+        return attempts.final(raw=raw)
 
     def _after_fork(self) -> None:
         # The parent's pool threads do not exist here, and its lock may have been held by one
@@ -181,7 +192,11 @@ class WorkflowClient(BaseClient):
         self._lock = threading.Lock()
 
     def _iterate(
-        self, stream: Stream, timeout: float | None, metadata: Metadata
+        self,
+        stream: Stream,
+        timeout: float | None,
+        per_attempt: float | None,
+        metadata: Metadata,
     ) -> Iterator[WorkflowResult]:
         pool = self._chunk_pool()
         window: deque[tuple[Chunk, Future[Fetched] | None, Deadline]] = deque()
@@ -197,7 +212,7 @@ class WorkflowClient(BaseClient):
                 future = None
                 if request is not None:
                     self._check_open()  # closed while iterating: say so, not "pool shut down"
-                    future = pool.submit(self._fetch, request, deadline, metadata)
+                    future = pool.submit(self._send, request, deadline, metadata, per_attempt)
                 window.append((chunk, future, deadline))
                 if len(window) >= self.max_concurrency:
                     yield from oldest()
@@ -208,17 +223,11 @@ class WorkflowClient(BaseClient):
                 if future is not None:
                     future.cancel()
 
-    def _fetch(self, request: Any, deadline: Deadline, metadata: Metadata) -> Fetched:
-        try:
-            return self._send(request, deadline, metadata)
-        except ClarifaiError as error:
-            return error
-
     def _chunks(self, plan: Plan, deadline: Deadline, metadata: Metadata) -> list[Outcome]:
         # Pool threads only send; this thread converts each response as it arrives, in input
         # order, so converting never holds up sending the next request.
         pool = self._chunk_pool()
-        futures = [pool.submit(self._fetch, r, deadline, metadata) for r in plan.requests]
+        futures = [pool.submit(self._send, r, deadline, metadata) for r in plan.requests]
         outcome = self._results.outcome
         try:
             return [outcome(plan, k, _wait(f, deadline)) for k, f in enumerate(futures)]

@@ -8,15 +8,17 @@
     │   ├── PermissionDeniedError                        the PAT lacks a scope or access
     │   ├── NotFoundError                                workflow, model, ... does not exist
     │   ├── RateLimitError                               throttled or over a usage limit
-    │   └── InvalidRequestError                          the API rejected the request's contents
-    ├── TransportError(grpc_code, details)               the RPC itself failed
+    │   ├── InvalidRequestError                          the API rejected the request's contents
+    │   └── ModelDeployingError                          the deadline ended during a cold start
+    ├── TransportError(grpc_code, details, req_id)       the RPC itself failed
     │   └── DeadlineExceededError                        the call's deadline expired
     ├── InputError (also a ValueError)                   bad input caught before sending
     └── PredictionError                                  from WorkflowPrediction.raise_for_status()
 
 gRPC ``UNAUTHENTICATED`` and ``PERMISSION_DENIED`` become ``AuthenticationError`` and
 ``PermissionDeniedError`` (code ``FAILURE``, with ``grpc_code`` set), so one ``except`` catches an
-auth failure however it arrives.
+auth failure however it arrives. An error raised after retries says how many attempts were made
+in ``attempts``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = [
     "NotFoundError",
     "RateLimitError",
     "InvalidRequestError",
+    "ModelDeployingError",
     "TransportError",
     "DeadlineExceededError",
     "InputError",
@@ -51,13 +54,9 @@ MIXED_STATUS: int = status_code_pb2.MIXED_STATUS
 FAILURE: int = status_code_pb2.FAILURE
 
 
+@lru_cache(maxsize=1024)
 def status_name(code: int) -> str:
     """The ``StatusCode`` enum name of ``code``, or the number as text for unknown codes."""
-    return _status_name(code)
-
-
-@lru_cache(maxsize=1024)
-def _status_name(code: int) -> str:
     try:
         return _StatusCode.Name(code)
     except ValueError:
@@ -65,7 +64,13 @@ def _status_name(code: int) -> str:
 
 
 class ClarifaiError(Exception):
-    """Base of every error this library raises."""
+    """Base of every error this library raises.
+
+    ``attempts`` is how many attempts the request made, on errors raised after retries
+    (``None`` on errors raised before anything was sent).
+    """
+
+    attempts: int | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Subclasses take keyword and typed arguments; rebuild from state so errors cross
@@ -129,24 +134,33 @@ class InvalidRequestError(ApiError):
     """The API rejected the request's arguments."""
 
 
+class ModelDeployingError(ApiError):
+    """The call's deadline ended while a model of the workflow was still deploying (a cold
+    start); ``code`` is the last status (``MODEL_DEPLOYING``, ``MODEL_QUEUED_FOR_DEPLOYMENT`` or
+    ``MODEL_LOADING``). Retry with a longer ``timeout``: a cold start can take minutes."""
+
+
 class TransportError(ClarifaiError):
     """The RPC failed below the API: connection, TLS, deadline, server crash.
 
-    ``grpc_code`` is a ``grpc.StatusCode``; ``details`` the text gRPC gave with it.
+    ``grpc_code`` is a ``grpc.StatusCode``; ``details`` the text gRPC gave with it; ``req_id``
+    the request id the server sent back, if it sent one.
     """
 
-    def __init__(self, grpc_code: grpc.StatusCode, details: str = "") -> None:
+    def __init__(self, grpc_code: grpc.StatusCode, details: str = "", req_id: str = "") -> None:
         self.grpc_code = grpc_code
         self.details = details
+        self.req_id = req_id
         text = f"gRPC {grpc_code.name}"
-        super().__init__(f"{text}: {details}" if details else text)
+        text = f"{text}: {details}" if details else text
+        super().__init__(f"{text} (req_id={req_id})" if req_id else text)
 
 
 class DeadlineExceededError(TransportError):
     """The call's deadline expired, retries and chunks included."""
 
-    def __init__(self, details: str = "deadline exceeded") -> None:
-        super().__init__(grpc.StatusCode.DEADLINE_EXCEEDED, details)
+    def __init__(self, details: str = "deadline exceeded", req_id: str = "") -> None:
+        super().__init__(grpc.StatusCode.DEADLINE_EXCEEDED, details, req_id)
 
 
 class InputError(ClarifaiError, ValueError):
@@ -184,32 +198,16 @@ _AUTH_CODES = frozenset(
     }
 )
 _RATE_LIMIT_CODES = frozenset({status_code_pb2.CONN_THROTTLED})
-_INVALID_REQUEST = re.compile(r"INVALID_(ARGUMENT|REQUEST|RANGE)|BAD_REQUEST")
-
-RETRYABLE_STATUS_CODES = frozenset(
+_DEPLOYING_CODES = frozenset(
     {
-        status_code_pb2.CONN_THROTTLED,
         status_code_pb2.MODEL_DEPLOYING,
-        status_code_pb2.MODEL_BUSY_PLEASE_RETRY,
+        status_code_pb2.MODEL_QUEUED_FOR_DEPLOYMENT,
         status_code_pb2.MODEL_LOADING,
-        status_code_pb2.RPC_REQUEST_QUEUE_FULL,
-        status_code_pb2.RPC_SERVER_UNAVAILABLE,
     }
 )
-RETRYABLE_GRPC_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
-
-
-def retryable(error: ClarifaiError) -> bool:
-    """Whether a failed RPC may succeed if sent again."""
-    code = getattr(error, "grpc_code", None)
-    if code not in RETRYABLE_GRPC_CODES:
-        return False
-    # gRPC also reports a message over the size limit as RESOURCE_EXHAUSTED; resending it
-    # meets the same limit.
-    return not (
-        code is grpc.StatusCode.RESOURCE_EXHAUSTED
-        and "larger than max" in getattr(error, "details", "")
-    )
+_INVALID_REQUEST = re.compile(r"INVALID_(ARGUMENT|REQUEST|RANGE)|BAD_REQUEST")
+#: The metadata key carrying the API's request id.
+REQUEST_ID_KEY = "x-clarifai-request-id"
 
 
 @lru_cache(maxsize=512)
@@ -218,6 +216,8 @@ def api_error_class(code: int) -> type[ApiError]:
     name = status_name(code)
     if code in _AUTH_CODES:
         return AuthenticationError
+    if code in _DEPLOYING_CODES:
+        return ModelDeployingError
     if name == "CONN_INSUFFICIENT_SCOPES" or name.endswith("_PERMISSION_DENIED"):
         return PermissionDeniedError
     if name.endswith(("_DOES_NOT_EXIST", "_NOT_FOUND")):
@@ -237,16 +237,28 @@ def from_status(status: status_pb2.Status) -> ApiError:
 
 
 def from_rpc_error(exc: grpc.RpcError) -> ClarifaiError:
-    """The typed error for a failed RPC (callers ``raise ... from exc``)."""
-    code = exc.code() if callable(getattr(exc, "code", None)) else None
-    details = exc.details() if callable(getattr(exc, "details", None)) else None
+    """The typed error for a failed RPC, caused by it (raised, it reads ``raise ... from exc``)."""
+    code = _call(exc, "code")
+    details = _call(exc, "details") or ""
     if not isinstance(code, grpc.StatusCode):
         code = grpc.StatusCode.UNKNOWN
-    details = details or ""
+    req_id = ""
+    for key, value in _call(exc, "trailing_metadata") or ():
+        if key == REQUEST_ID_KEY and isinstance(value, str):
+            req_id = value
+    error: ClarifaiError
     if code is grpc.StatusCode.DEADLINE_EXCEEDED:
-        return DeadlineExceededError(details or "deadline exceeded")
-    if code is grpc.StatusCode.UNAUTHENTICATED:
-        return AuthenticationError(FAILURE, details, f"gRPC {code.name}", grpc_code=code)
-    if code is grpc.StatusCode.PERMISSION_DENIED:
-        return PermissionDeniedError(FAILURE, details, f"gRPC {code.name}", grpc_code=code)
-    return TransportError(code, details)
+        error = DeadlineExceededError(details or "deadline exceeded", req_id)
+    elif code is grpc.StatusCode.UNAUTHENTICATED:
+        error = AuthenticationError(FAILURE, details, f"gRPC {code.name}", req_id, grpc_code=code)
+    elif code is grpc.StatusCode.PERMISSION_DENIED:
+        error = PermissionDeniedError(FAILURE, details, f"gRPC {code.name}", req_id, grpc_code=code)
+    else:
+        error = TransportError(code, details, req_id)
+    error.__cause__ = exc
+    return error
+
+
+def _call(exc: Any, name: str) -> Any:
+    method = getattr(exc, name, None)
+    return method() if callable(method) else None

@@ -183,6 +183,14 @@ class WorkflowPrediction:
             failed,
         )
 
+    @classmethod
+    def from_proto(cls, response: Any) -> WorkflowPrediction:
+        """The prediction a ``PostWorkflowResultsResponse`` holds, converted as ``predict``
+        converts it (for example a response from ``predict_request``)."""
+        from ._convert import prediction
+
+        return prediction(response)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of everything converted (``raw`` left out)."""
         return to_dict(self)

@@ -66,7 +66,7 @@ def transient_failures(count: int, reference: dict, reliability: Any, seed: int)
     rng = random.Random(seed)
     with (
         LocalWorkflowServer() as server,
-        WorkflowClient(target=server.target, insecure=True, retry=RETRY) as client,
+        WorkflowClient(target=server.target, insecure=True, retry=RETRY, rate_limit=None) as client,
     ):
         server.fail_randomly(
             0.3,

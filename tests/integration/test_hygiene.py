@@ -34,6 +34,14 @@ def test_200_open_close_cycles_of_each_client_leak_nothing(reliability: Any) -> 
 
         sync_cycle()  # warm: gRPC starts its process-wide threads once
         asyncio.run(async_cycles(1))
+        # The emulator's pool starts worker threads as load calls for them (more on a busy
+        # machine); start them all now, so only a client's threads could be new below.
+        server.latency = 0.2
+        with WorkflowClient(
+            target=server.target, insecure=True, batch_size=1, max_concurrency=40
+        ) as wide:
+            wide.predict("General", URLS)
+        server.latency = 0
         fds, threads, native = open_fds(), thread_names(), os_threads()
         for _ in range(200):
             sync_cycle()

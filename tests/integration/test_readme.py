@@ -68,3 +68,8 @@ def test_async_quick_start_runs_against_a_loopback_server(monkeypatch: Any) -> N
         "['https://samples.clarifai.com/dog2.jpeg']",
     ]
     assert {m["authorization"] for m in server.metadata} == {"Key YOUR_PAT"}
+
+
+def test_pytest_fixtures_example_runs_as_a_users_test(pytester: Any) -> None:
+    pytester.makepyfile(python_block("### pytest fixtures"))
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

@@ -28,6 +28,7 @@ from clarifai_workflow_predict import (
 from clarifai_workflow_predict.cli import main
 from clarifai_workflow_predict.testing import LocalWorkflowServer
 
+from ..conftest import FAST_RETRY
 from ..helpers import Request, Response, echo
 
 SECRET = "pat-3f9a1c7e5b2d4e6f8a0b1c2d3e4f5a6b"
@@ -247,7 +248,9 @@ def test_receive_limit_is_set_and_an_oversized_response_is_not_retried(
 def test_throttling_resource_exhausted_is_still_retried() -> None:
     with (
         LocalWorkflowServer() as server,
-        WorkflowClient(target=server.target, insecure=True) as client,
+        WorkflowClient(
+            target=server.target, insecure=True, retry=FAST_RETRY, rate_limit=None
+        ) as client,
     ):
         server.fail_next(1, grpc_code=grpc.StatusCode.RESOURCE_EXHAUSTED)
         assert client.predict("General", URL).ok and len(server.requests) == 2

@@ -145,7 +145,7 @@ def test_unavailable_exhausts_after_four_attempts() -> None:
 def test_throttling_exhausts_into_rate_limit_error() -> None:
     with (
         FakeServer(status_failures(100, status_code_pb2.CONN_THROTTLED)) as server,
-        client_for(server) as client,
+        client_for(server, rate_limit=None) as client,  # the retries alone, no pacing
     ):
         with pytest.raises(RateLimitError) as caught:
             client.predict("General", URLS[0])
@@ -393,12 +393,12 @@ def test_grpc_auth_failures_map_to_auth_errors(grpc_code: grpc.StatusCode, error
 
 def test_predict_request_retries_then_returns_the_response_whatever_its_status() -> None:
     with (
-        FakeServer(status_failures(100, status_code_pb2.MODEL_LOADING)) as server,
+        FakeServer(status_failures(100, status_code_pb2.MODEL_BUSY_PLEASE_RETRY)) as server,
         client_for(server) as client,
     ):
         request = service_pb2.PostWorkflowResultsRequest(workflow_id="General")
         response = client.predict_request(request)
-    assert response.status.code == status_code_pb2.MODEL_LOADING
+    assert response.status.code == status_code_pb2.MODEL_BUSY_PLEASE_RETRY
     assert server.calls == 4
     assert server.requests[0] == request and server.metadata[0]["authorization"] == f"Key {PAT}"
 

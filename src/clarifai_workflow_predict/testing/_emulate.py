@@ -16,7 +16,7 @@ from clarifai_grpc.grpc.api.service_pb2 import PostWorkflowResultsRequest as Req
 from clarifai_grpc.grpc.api.service_pb2 import PostWorkflowResultsResponse as Response
 from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 
-__all__ = ["FAIL_HOST", "MAX_INPUTS", "respond", "failure"]
+__all__ = ["FAIL_HOST", "MAX_INPUTS", "respond", "failure", "model_type", "status"]
 
 #: Inputs whose URL has this host fail alone, with ``INPUT_DOWNLOAD_FAILED``.
 FAIL_HOST = "fail.invalid"
@@ -31,6 +31,28 @@ def status(code: int, description: str, details: str = "", req_id: str = "") -> 
 def failure(code: int, description: str, details: str = "", req_id: str = "") -> Response:
     """A response with a failing top-level status and no results."""
     return Response(status=status(code, description, details, req_id))
+
+
+# What each model type the emulator knows takes and gives (``GetModelType``), by field name.
+_MODEL_TYPES = {
+    "visual-classifier": (("image",), ("concepts",)),
+    "text-classifier": (("text",), ("concepts",)),
+    "visual-embedder": (("image",), ("embeddings",)),
+    "text-embedder": (("text",), ("embeddings",)),
+    "visual-detector": (("image",), ("regions",)),
+    "ocr": (("image",), ("regions",)),
+}
+
+
+def model_type(model_type_id: str) -> resources_pb2.ModelType | None:
+    """The ``ModelType`` for ``model_type_id``, or ``None`` when the emulator has no such type."""
+    fields = _MODEL_TYPES.get(model_type_id)
+    if fields is None:
+        return None
+    inputs, outputs = fields
+    return resources_pb2.ModelType(
+        id=model_type_id, input_fields=list(inputs), output_fields=list(outputs)
+    )
 
 
 def respond(workflow: resources_pb2.Workflow, request: Request, req_id: str) -> Response:

@@ -1,4 +1,6 @@
-"""``LocalWorkflowServer``: a real gRPC server on 127.0.0.1 that speaks ``PostWorkflowResults``."""
+"""``LocalWorkflowServer``: a real gRPC server on 127.0.0.1 that speaks ``PostWorkflowResults``
+(and ``GetWorkflow``, ``ListWorkflows``, ``GetModel`` and ``GetModelType``, enough for
+Clarifai's own SDK)."""
 
 from __future__ import annotations
 
@@ -6,20 +8,32 @@ import itertools
 import os
 import random
 import threading
+import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Callable
 
 import grpc
-from clarifai_grpc.grpc.api import resources_pb2
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.service_pb2 import PostWorkflowResultsRequest as _Request
 from clarifai_grpc.grpc.api.service_pb2 import PostWorkflowResultsResponse as _Response
 from clarifai_grpc.grpc.api.status import status_code_pb2
 
+from .._ratelimit import TokenBucket
 from . import _emulate
 from ._fixtures import load_workflows
 
 __all__ = ["LocalWorkflowServer"]
+
+#: Largest message the emulator takes, as the API: a request of up to 128 MiB, plus framing.
+MAX_MESSAGE_BYTES = 129 * 1024 * 1024
+_SERVER_OPTIONS = (
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", 2 * MAX_MESSAGE_BYTES),
+    # One emulator per port: with SO_REUSEPORT a second one would share it and calls would
+    # alternate between them.
+    ("grpc.so_reuseport", 0),
+)
 
 
 class LocalWorkflowServer:
@@ -36,11 +50,19 @@ class LocalWorkflowServer:
       and the response is then ``MIXED_STATUS``;
     - everything else succeeds, with outputs derived from a hash of each input's content.
 
-    ``requests`` and ``metadata`` record each call (request, and its metadata as a dict).
-    ``fail_next(count, grpc_code=..., status_code=...)`` fails the next calls,
-    ``fail_randomly(rate, ...)`` a random share of them (``faults_injected`` counts both), and
-    ``latency`` adds seconds to every call. Use it as a context manager, or ``start()``/``stop()``;
-    ``start()`` after ``stop()`` serves again on the same port.
+    ``requests`` and ``metadata`` record each ``PostWorkflowResults`` call (request, and its
+    metadata as a dict). ``fail_next(count, grpc_code=..., status_code=...)`` fails the next
+    calls, ``fail_randomly(rate, ...)`` a random share of them (``faults_injected`` counts both),
+    and ``latency`` adds seconds to every call.
+
+    Production behaviours: ``rate_limit=R`` allows R requests per second per PAT (a token bucket
+    with a burst of one second's worth, checked before anything else a call does); past it a
+    call gets an in-band ``CONN_THROTTLED`` like the API's, counted in ``throttled``.
+    ``cold_start(seconds, workflow_id=None)`` makes that workflow (or every workflow) answer
+    ``MODEL_DEPLOYING`` until ``seconds`` have passed. Messages up to 128 MiB are accepted.
+
+    Use it as a context manager, or ``start()``/``stop()``; ``start()`` after ``stop()`` serves
+    again on the same port. A port in use is an error.
     """
 
     def __init__(
@@ -49,8 +71,22 @@ class LocalWorkflowServer:
         *,
         pat: str | None = None,
         port: int = 0,
+        rate_limit: float | None = None,
     ) -> None:
+        if rate_limit is not None and (
+            isinstance(rate_limit, bool)
+            or not isinstance(rate_limit, (int, float))
+            or rate_limit <= 0
+        ):
+            raise ValueError(
+                f"rate_limit must be a number of requests per second > 0, got {rate_limit!r}"
+            )
         self.workflows: dict[str, resources_pb2.Workflow] = load_workflows(fixtures_dir)
+        self.rate_limit = rate_limit
+        #: How many calls were answered ``CONN_THROTTLED`` (they are in ``requests`` too).
+        self.throttled = 0
+        self._buckets: dict[str, TokenBucket] = {}
+        self._cold: dict[str | None, float] = {}
         self.requests: list[_Request] = []
         self.metadata: list[dict[str, str]] = []
         self.latency: float = 0.0
@@ -86,29 +122,57 @@ class LocalWorkflowServer:
             return self
         self._stopping.clear()
         self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="local-workflow-server")
-        server = grpc.server(self._pool)
-        server.add_generic_rpc_handlers(
-            [
-                grpc.method_handlers_generic_handler(
-                    "clarifai.api.V2",
-                    {
-                        "PostWorkflowResults": grpc.unary_unary_rpc_method_handler(
-                            self._handle,
-                            request_deserializer=_Request.FromString,
-                            response_serializer=_Response.SerializeToString,
-                        )
-                    },
-                )
-            ]
-        )
-        port = server.add_insecure_port(f"127.0.0.1:{self._port}")
+        server = grpc.server(self._pool, options=_SERVER_OPTIONS)
+        server.add_generic_rpc_handlers([self._handlers()])
+        try:
+            port = server.add_insecure_port(f"127.0.0.1:{self._port}")
+        except RuntimeError:  # newer gRPC raises where older returned 0
+            port = 0
         if port == 0:
             self._pool.shutdown(wait=False)
-            raise RuntimeError(f"LocalWorkflowServer could not bind 127.0.0.1:{self._port}")
+            raise OSError(
+                f"LocalWorkflowServer cannot listen on 127.0.0.1:{self._port}: the port is in "
+                "use (or not allowed); pick another, or 0 for any free port"
+            )
         self._port = port
         server.start()
         self._server = server
         return self
+
+    def _handlers(self) -> grpc.GenericRpcHandler:
+        def unary(handle: Callable[..., Any], request: Any, response: Any) -> Any:
+            return grpc.unary_unary_rpc_method_handler(
+                handle,
+                request_deserializer=request.FromString,
+                response_serializer=response.SerializeToString,
+            )
+
+        return grpc.method_handlers_generic_handler(
+            "clarifai.api.V2",
+            {
+                "PostWorkflowResults": unary(self._handle, _Request, _Response),
+                "GetWorkflow": unary(
+                    self._get_workflow,
+                    service_pb2.GetWorkflowRequest,
+                    service_pb2.SingleWorkflowResponse,
+                ),
+                "ListWorkflows": unary(
+                    self._list_workflows,
+                    service_pb2.ListWorkflowsRequest,
+                    service_pb2.MultiWorkflowResponse,
+                ),
+                "GetModel": unary(
+                    self._get_model,
+                    service_pb2.GetModelRequest,
+                    service_pb2.SingleModelResponse,
+                ),
+                "GetModelType": unary(
+                    self._get_model_type,
+                    service_pb2.GetModelTypeRequest,
+                    service_pb2.SingleModelTypeResponse,
+                ),
+            },
+        )
 
     def stop(self, grace: float | None = None) -> None:
         """Stop serving; calls in flight are cancelled (after ``grace`` seconds, if given)."""
@@ -162,6 +226,14 @@ class LocalWorkflowServer:
             self._random_failures = choices
             self._rng = random.Random(seed)
 
+    def cold_start(self, seconds: float, workflow_id: str | None = None) -> None:
+        """Answer ``MODEL_DEPLOYING`` for ``workflow_id`` (every workflow if ``None``) until
+        ``seconds`` from now, as a model scaled to zero does while it comes up."""
+        if not (_is_number(seconds) and seconds >= 0):
+            raise ValueError(f"seconds must be a number >= 0, got {seconds!r}")
+        with self._lock:
+            self._cold[workflow_id] = time.monotonic() + seconds
+
     def __enter__(self) -> LocalWorkflowServer:
         return self.start()
 
@@ -173,33 +245,156 @@ class LocalWorkflowServer:
         counts = f"{len(self.workflows)} workflows, {len(self.requests)} calls"
         return f"<LocalWorkflowServer {where}, {counts}>"
 
+    def _admit(self, metadata: dict[str, str]) -> bool:
+        """Whether the call's PAT has a request left this second (``rate_limit``)."""
+        if self.rate_limit is None:
+            return True
+        key = metadata.get("authorization", "")
+        with self._lock:
+            now = time.monotonic()
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = TokenBucket(self.rate_limit, self.rate_limit, now)
+            if bucket.take(now):
+                return True
+            self.throttled += 1
+            return False
+
+    def _throttle_status(self, req_id: str) -> Any:
+        return _emulate.status(
+            status_code_pb2.CONN_THROTTLED,
+            "Making too many requests",
+            f"exceeded limit of {self.rate_limit:g} requests per second",
+            req_id,
+        )
+
     def _handle(self, request: _Request, context: grpc.ServicerContext) -> _Response:
         metadata = dict(context.invocation_metadata())
+        admitted = self._admit(metadata)
         with self._lock:
             self.requests.append(request)
             self.metadata.append(metadata)
-            failure = self._failures.popleft() if self._failures else None
-            if failure is None and self._failure_rate and self._rng.random() < self._failure_rate:
-                failure = self._rng.choice(self._random_failures)
-            if failure is not None:
-                self.faults_injected += 1
+            failure = None
+            if admitted:
+                failure = self._failures.popleft() if self._failures else None
+                if (
+                    failure is None
+                    and self._failure_rate
+                    and self._rng.random() < self._failure_rate
+                ):
+                    failure = self._rng.choice(self._random_failures)
+                if failure is not None:
+                    self.faults_injected += 1
         req_id = f"local-{next(self._calls):06d}"
-        if self.latency > 0 and self._stopping.wait(self.latency):
-            context.abort(grpc.StatusCode.UNAVAILABLE, "server shutting down")
+        if not admitted:
+            return _Response(status=self._throttle_status(req_id))
+        self._wait_latency(context)
         if failure is not None:
             kind, code = failure
             if kind == "grpc":
                 context.abort(code, f"injected {code.name}")
             return _emulate.failure(code, "Injected failure", "LocalWorkflowServer", req_id)
-        if self._key is not None and metadata.get("authorization") != self._key:
-            return _emulate.failure(status_code_pb2.CONN_KEY_INVALID, "Invalid API key", "", req_id)
-        workflow = self.workflows.get(request.workflow_id)
-        if workflow is None:
+        refused = self._refuse(metadata, request.workflow_id, req_id)
+        if refused is not None:
+            return _Response(status=refused)
+        workflow = self.workflows[request.workflow_id]
+        ready_in = self._cold_left(request.workflow_id)
+        if ready_in > 0:
             return _emulate.failure(
-                status_code_pb2.WORKFLOW_DOES_NOT_EXIST,
-                "Workflow does not exist",
-                f"no workflow {request.workflow_id!r}; this emulator serves "
-                + ", ".join(sorted(self.workflows)),
+                status_code_pb2.MODEL_DEPLOYING,
+                "Model is deploying",
+                f"a model of workflow {workflow.id!r} is starting; ready in {ready_in:.1f}s",
                 req_id,
             )
         return _emulate.respond(workflow, request, req_id)
+
+    def _wait_latency(self, context: grpc.ServicerContext) -> None:
+        if self.latency > 0 and self._stopping.wait(self.latency):
+            context.abort(grpc.StatusCode.UNAVAILABLE, "server shutting down")
+
+    def _refuse(self, metadata: dict[str, str], workflow_id: str | None, req_id: str) -> Any:
+        """The failing status for a wrong PAT or, given a ``workflow_id``, an unknown
+        workflow; ``None`` when the call may go on."""
+        if self._key is not None and metadata.get("authorization") != self._key:
+            return _emulate.status(status_code_pb2.CONN_KEY_INVALID, "Invalid API key", "", req_id)
+        if workflow_id is not None and workflow_id not in self.workflows:
+            return _emulate.status(
+                status_code_pb2.WORKFLOW_DOES_NOT_EXIST,
+                "Workflow does not exist",
+                f"no workflow {workflow_id!r}; this emulator serves "
+                + ", ".join(sorted(self.workflows)),
+                req_id,
+            )
+        return None
+
+    def _cold_left(self, workflow_id: str) -> float:
+        with self._lock:
+            until = max(self._cold.get(workflow_id, 0.0), self._cold.get(None, 0.0))
+        return until - time.monotonic()
+
+    def _side_call(self, context: grpc.ServicerContext, workflow_id: str | None) -> Any:
+        """What the other RPCs share with ``PostWorkflowResults``: the rate limit, latency and
+        PAT; returns the failing status, or ``None``."""
+        metadata = dict(context.invocation_metadata())
+        req_id = f"local-{next(self._calls):06d}"
+        if not self._admit(metadata):
+            return self._throttle_status(req_id)
+        self._wait_latency(context)
+        return self._refuse(metadata, workflow_id, req_id)
+
+    def _get_workflow(self, request: Any, context: grpc.ServicerContext) -> Any:
+        failed = self._side_call(context, request.workflow_id)
+        if failed is not None:
+            return service_pb2.SingleWorkflowResponse(status=failed)
+        return service_pb2.SingleWorkflowResponse(
+            status=_emulate.status(status_code_pb2.SUCCESS, "Ok"),
+            workflow=self.workflows[request.workflow_id],
+        )
+
+    def _list_workflows(self, request: Any, context: grpc.ServicerContext) -> Any:
+        failed = self._side_call(context, None)
+        if failed is not None:
+            return service_pb2.MultiWorkflowResponse(status=failed)
+        return service_pb2.MultiWorkflowResponse(
+            status=_emulate.status(status_code_pb2.SUCCESS, "Ok"),
+            workflows=[self.workflows[name] for name in sorted(self.workflows)],
+        )
+
+    def _get_model(self, request: Any, context: grpc.ServicerContext) -> Any:
+        failed = self._side_call(context, None)
+        if failed is not None:
+            return service_pb2.SingleModelResponse(status=failed)
+        for workflow in self.workflows.values():
+            for node in workflow.nodes:
+                if node.model.id == request.model_id:
+                    return service_pb2.SingleModelResponse(
+                        status=_emulate.status(status_code_pb2.SUCCESS, "Ok"), model=node.model
+                    )
+        return service_pb2.SingleModelResponse(
+            status=_emulate.status(
+                status_code_pb2.MODEL_DOES_NOT_EXIST,
+                "Model does not exist",
+                f"no model {request.model_id!r} in this emulator's workflows",
+            )
+        )
+
+    def _get_model_type(self, request: Any, context: grpc.ServicerContext) -> Any:
+        failed = self._side_call(context, None)
+        if failed is not None:
+            return service_pb2.SingleModelTypeResponse(status=failed)
+        model_type = _emulate.model_type(request.model_type_id)
+        if model_type is None:
+            return service_pb2.SingleModelTypeResponse(
+                status=_emulate.status(
+                    status_code_pb2.MODEL_DOES_NOT_EXIST,
+                    "Model type does not exist",
+                    f"no model type {request.model_type_id!r} in this emulator",
+                )
+            )
+        return service_pb2.SingleModelTypeResponse(
+            status=_emulate.status(status_code_pb2.SUCCESS, "Ok"), model_type=model_type
+        )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
