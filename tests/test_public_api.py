@@ -23,6 +23,15 @@ PUBLIC = {
     "Embedding",
     "Frame",
     "Status",
+    "Color",
+    "Cluster",
+    "Media",
+    "TimeSegment",
+    "Track",
+    "Point",
+    "Span",
+    "Part",
+    "NDArray",
     "MAX_INPUTS_PER_REQUEST",
     "__version__",
     "ClarifaiError",
@@ -192,7 +201,13 @@ def test_result_fields() -> None:
     def names(cls: type) -> list[str]:
         return [f.name for f in dataclasses.fields(cls) if f.name != "raw"]
 
-    assert names(cwp.WorkflowPrediction) == ["workflow_id", "status", "results", "request_ids"]
+    assert names(cwp.WorkflowPrediction) == [
+        "workflow_id",
+        "status",
+        "results",
+        "request_ids",
+        "workflow_state_id",
+    ]
     assert names(cwp.WorkflowResult) == ["id", "input_id", "status", "outputs"]
     assert names(cwp.ModelOutput) == [
         "id",
@@ -207,13 +222,52 @@ def test_result_fields() -> None:
         "frames",
         "prompt_tokens",
         "completion_tokens",
+        "colors",
+        "clusters",
+        "image",
+        "video",
+        "audio",
+        "heatmaps",
+        "time_segments",
+        "tracks",
+        "metadata",
+        "cached_tokens",
+        # Beyond the design: what models that return plain values give.
+        "value",
+        "parts",
+        "ndarray",
     ]
     assert names(cwp.Concept) == ["id", "name", "value", "app_id"]
-    assert names(cwp.Region) == ["id", "value", "bounding_box", "concepts", "text"]
+    assert names(cwp.Region) == [
+        "id",
+        "value",
+        "bounding_box",
+        "concepts",
+        "text",
+        "mask",
+        "polygon",
+        "point",
+        "span",
+        "keypoints",
+        "track_id",
+    ]
     assert names(cwp.BoundingBox) == ["top_row", "left_col", "bottom_row", "right_col"]
     assert names(cwp.Embedding) == ["vector", "num_dimensions"]
     assert names(cwp.Frame) == ["index", "time_ms", "concepts", "regions"]
     assert names(cwp.Status) == ["code", "name", "description", "details", "req_id"]
+    assert names(cwp.Color) == ["hex", "name", "value"]
+    assert names(cwp.Cluster) == ["id", "count", "score"]
+    assert names(cwp.Media) == ["url", "data", "width", "height"]
+    assert names(cwp.TimeSegment) == ["id", "begin_time", "end_time", "concepts"]
+    assert names(cwp.Track) == ["id", "begin_time", "end_time", "concepts", "regions"]
+    assert names(cwp.Point) == ["row", "col"]
+    assert names(cwp.Span) == ["start", "end", "text"]
+    assert names(cwp.Part) == ["id", "value"]
+    assert names(cwp.NDArray) == ["shape", "dtype", "data"]
+    assert callable(cwp.NDArray.tolist)
+    assert params(cwp.WorkflowPrediction.from_proto) == [
+        ("response", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty)
+    ]
 
 
 def test_async_methods_are_coroutines() -> None:

@@ -31,10 +31,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Mapping
 
+from ._present import as_json
 from ._response import rpc_failed
 from .errors import InputError
 from .inputs import from_source
-from .models import WorkflowResult, to_dict
+from .models import WorkflowResult
 
 __all__ = ["Job", "JobMismatch", "TargetDown", "read_inputs"]
 
@@ -425,7 +426,7 @@ class Job:
             batch.clear()
 
     def _line(self, index: int, input_id: str | None, source: str, result: WorkflowResult) -> str:
-        status = to_dict(result.status)
+        status = as_json(result.status)
         status.pop("req_id", None)
         line = {
             "index": index,
@@ -433,7 +434,7 @@ class Job:
             "source": source,
             "job": self.settings,
             "status": status,
-            "outputs": [to_dict(o) for o in result.outputs],
+            "outputs": as_json(result.outputs),
         }
         return json.dumps(line, separators=(",", ":")) + "\n"
 

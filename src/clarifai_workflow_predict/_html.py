@@ -1,31 +1,40 @@
 """A prediction as one self-contained HTML page, like the Portal's view of an input.
 
-No scripts, no network assets: inline CSS, images as ``data:`` URIs when the input's bytes are at
-hand (an ``http(s)`` URL is referenced as is), and regions as an SVG overlay positioned in
-percentages of the picture. Every string from the API is escaped before it reaches the page.
+No scripts, no network assets: inline CSS, media as ``data:`` URIs when their bytes are at hand
+(an ``http(s)`` URL is referenced as is), and what a model located drawn over the picture in
+percentages of it: boxes, masks, polygons, keypoints and points. Text inputs show their text with
+the entities a model found marked; videos get a time line of segments and tracks. Every string
+from the API is escaped before it reaches the page.
+
+``SECTIONS`` maps each kind of output (a ``ModelOutput`` field) to its part of a model's card;
+``_overlay`` draws the located kinds over the picture. Wording comes from ``_present``.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 from html import escape
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from ._present import (
+    corners,
+    media_summary,
+    mime_type,
+    region_label,
+    tokens,
+    top_concept,
+    vector_preview,
+)
 
 if TYPE_CHECKING:
-    from .models import ModelOutput, Region, Status, WorkflowPrediction, WorkflowResult
+    from .models import Media, ModelOutput, Status, WorkflowPrediction, WorkflowResult
 
-__all__ = ["render"]
+__all__ = ["SECTIONS", "render"]
 
 # One color per workflow node, in node order (repeats past eight nodes).
 PALETTE = ("#e4572e", "#2e86ab", "#17bebb", "#a23b72", "#f18f01", "#3b1f2b", "#6a994e", "#7b2cbf")
 _EMBEDDING_SHOWN = 8
-_IMAGE_TYPES = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"BM", "image/bmp"),
-)
 
 CSS = """
 :root { color-scheme: light; --ink: #1d2330; --muted: #5b6475; --line: #e3e6ec; --bg: #f6f7f9; }
@@ -49,14 +58,24 @@ h3.input-title { font-size: 17px; margin: 0 0 12px; display: flex; flex-wrap: wr
   padding-right: 12px; } }
 .picture { position: relative; margin: 0; line-height: 0; border-radius: 6px; overflow: hidden;
            background: #e9ecf2; }
-.picture img { display: block; width: 100%; height: auto; }
+.picture > img { display: block; width: 100%; height: auto; }
 .overlay { position: absolute; left: 0; top: 0; width: 100%; height: 100%; overflow: visible; }
 .overlay rect { fill: none; stroke-width: 3; }
+.overlay polygon { fill-opacity: 0.18; stroke-width: 2; vector-effect: non-scaling-stroke; }
+.overlay circle { stroke: #fff; stroke-width: 1.5; }
 .overlay text { font: 600 13px system-ui, sans-serif; paint-order: stroke; stroke: #fff;
                 stroke-width: 3px; }
+img.mask { position: absolute; opacity: 0.55; mix-blend-mode: screen; pointer-events: none; }
 .no-picture { padding: 40px 12px; text-align: center; color: var(--muted); line-height: 1.4; }
 blockquote.text-input { margin: 0; padding: 12px 14px; background: #f1f3f7; border-radius: 6px;
                         white-space: pre-wrap; word-break: break-word; }
+mark { background: #ffe08a; border-radius: 3px; padding: 0 2px; }
+.timeline { margin-top: 12px; display: grid; gap: 4px; }
+.lane { position: relative; height: 18px; background: #eef0f4; border-radius: 4px; }
+.lane span { position: absolute; top: 2px; bottom: 2px; border-radius: 3px;
+             background: var(--model); font-size: 11px; line-height: 14px; color: #fff;
+             overflow: hidden; white-space: nowrap; padding: 0 4px; }
+.lane-label { font-size: 12px; color: var(--muted); }
 .model { border-left: 4px solid var(--model); padding: 2px 0 6px 12px; margin-bottom: 14px; }
 .model h4 { font-size: 15px; margin: 0 0 6px; display: flex; flex-wrap: wrap; gap: 6px;
             align-items: baseline; }
@@ -68,11 +87,17 @@ ol.concepts li { display: grid; grid-template-columns: minmax(90px, 34%) 1fr 44p
 .bar { background: #eef0f4; border-radius: 4px; height: 10px; overflow: hidden; }
 .bar span { display: block; height: 100%; background: var(--model); }
 .score { font-variant-numeric: tabular-nums; text-align: right; color: var(--muted); }
-ul.regions { margin: 6px 0 0; padding-left: 18px; }
+ul.regions, ul.plain { margin: 6px 0 0; padding-left: 18px; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px;
           background: var(--model); margin-right: 4px; }
-.embedding, .output-text { margin: 4px 0; word-break: break-word; }
+ul.colors { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: 8px; }
+ul.colors li { display: grid; gap: 2px; font-size: 12px; color: var(--muted); }
+.color-chip { width: 56px; height: 32px; border-radius: 4px; border: 1px solid var(--line); }
+img.generated { display: block; max-width: 100%; border-radius: 6px; margin: 4px 0; }
+audio, video { display: block; max-width: 100%; margin: 4px 0; }
+.embedding, .output-text, .tokens { margin: 4px 0; word-break: break-word; }
 .embedding code { font-size: 12px; }
+.tokens { font-size: 13px; color: var(--muted); }
 .badge { display: inline-block; font-size: 12px; font-weight: 600; padding: 1px 8px;
          border-radius: 10px; background: #e7f6ec; color: #1d6b3a; }
 .badge.error { background: #fde8e6; color: #a3261b; }
@@ -115,6 +140,10 @@ def _badge(status: Status) -> str:
     return f'<span class="badge error" title="{escape(status.details)}">{escape(text)}</span>'
 
 
+def _error_text(status: Status) -> str:
+    return f'<p class="error-text">{escape(status.details)}</p>' if status.details else ""
+
+
 def _input(anchor: str, index: int, result: WorkflowResult) -> str:
     data = result.raw.input.data if result.raw is not None else None
     source = _source(data)
@@ -122,18 +151,15 @@ def _input(anchor: str, index: int, result: WorkflowResult) -> str:
     where = f' <span class="source">{escape(source)}</span>' if source else ""
     head = f'<h3 class="input-title">Input {index} {ident}{_badge(result.status)}{where}</h3>'
     if not result.ok:
-        body = (
-            f'<p class="error-text">{escape(result.status.details)}</p>'
-            if result.status.details
-            else ""
-        )
+        body = _error_text(result.status)
         return f'<article class="input failed" id="input-{anchor}">{head}{body}</article>'
     colored = [(PALETTE[n % len(PALETTE)], output) for n, output in enumerate(result.outputs)]
-    picture = _picture(data, colored)
+    view = _view(data, colored) + _timeline(colored)
     models = "".join(_model(color, output) for color, output in colored)
     return (
         f'<article class="input" id="input-{anchor}">{head}'
-        f'<div class="body">{picture}<div class="models">{models}</div></div></article>'
+        f'<div class="body"><div class="view">{view}</div><div class="models">{models}</div>'
+        "</div></article>"
     )
 
 
@@ -147,64 +173,148 @@ def _source(data: Any) -> str:
     return str(data.text.url) if data.HasField("text") else ""
 
 
-def _picture(data: Any, colored: list[tuple[str, ModelOutput]]) -> str:
+def _view(data: Any, colored: list[tuple[str, ModelOutput]]) -> str:
+    """The input itself: its text with entities marked, or its picture with what the models
+    located drawn over it."""
     if data is not None and data.HasField("text") and data.text.raw:
-        return f'<blockquote class="text-input">{escape(data.text.raw)}</blockquote>'
-    src = _image_src(data) if data is not None and data.HasField("image") else ""
+        return _marked_text(data.text.raw, colored)
+    src = _media_src(data.image.base64, data.image.url) if data is not None else ""
     if not src:
         return '<figure class="picture"><div class="no-picture">no preview</div></figure>'
-    boxes = "".join(
-        _boxes(n, color, output) for n, (color, output) in enumerate(colored) if output.regions
-    )
-    overlay = (
-        f'<svg class="overlay" xmlns="http://www.w3.org/2000/svg" aria-hidden="true">{boxes}</svg>'
-        if boxes
-        else ""
-    )
-    return f'<figure class="picture"><img src="{escape(src)}" alt="input image">{overlay}</figure>'
+    layers = "".join(_overlay(n, color, output) for n, (color, output) in enumerate(colored))
+    return f'<figure class="picture"><img src="{escape(src)}" alt="input image">{layers}</figure>'
 
 
-def _image_src(data: Any) -> str:
-    image = data.image
-    if image.base64:
-        raw = bytes(image.base64)
-        mime = next((m for magic, m in _IMAGE_TYPES if raw.startswith(magic)), None)
-        if mime is None and raw[:4] == b"RIFF" and raw[8:12] == b"WEBP":
-            mime = "image/webp"
-        return f"data:{mime};base64,{base64.b64encode(raw).decode()}" if mime else ""
-    url = str(image.url)
+def _media_src(data: bytes, url: str) -> str:
+    """A ``data:`` URI for bytes a browser shows inline, else an ``http(s)`` URL, else ``""``."""
+    if data:
+        mime = mime_type(bytes(data))
+        return f"data:{mime};base64,{base64.b64encode(data).decode()}" if mime else ""
     return url if url.lower().startswith(("http://", "https://")) else ""
-
-
-def _boxes(node: int, color: str, output: ModelOutput) -> str:
-    parts = [f'<g class="model-{node}" stroke="{color}" data-model="{escape(output.model_id)}">']
-    for region in output.regions:
-        box = region.bounding_box
-        if box is None:
-            continue
-        left, top = _pct(box.left_col), _pct(box.top_row)
-        width, height = _pct(box.right_col - box.left_col), _pct(box.bottom_row - box.top_row)
-        label = _label(region)
-        parts.append(
-            f'<rect x="{left}%" y="{top}%" width="{width}%" height="{height}%" '
-            f'data-region="{escape(region.id)}"><title>{escape(label)}</title></rect>'
-            f'<text x="{left}%" y="{top}%" dx="4" dy="15" fill="{color}">{escape(label)}</text>'
-        )
-    parts.append("</g>")
-    return "".join(parts)
 
 
 def _pct(value: float) -> str:
     return f"{min(100.0, max(0.0, value * 100)):.3f}"
 
 
-def _label(region: Region) -> str:
-    if region.concepts:
-        top = max(region.concepts, key=lambda c: c.value)
-        return f"{top.name} {top.value:.2f}"
-    if region.text:
-        return f"{region.text} {region.value:.2f}"
-    return f"{region.value:.2f}"
+def _overlay(node: int, color: str, output: ModelOutput) -> str:
+    """Everything ``output`` located on the picture: masks as translucent images over their
+    boxes, then one SVG layer of boxes, polygons, keypoints and points."""
+    regions = [r for frame in output.frames for r in frame.regions] or list(output.regions)
+    if not regions:
+        return ""
+    masks, shapes = [], []
+    for region in regions:
+        box = region.bounding_box
+        label = escape(region_label(region))
+        ident = escape(region.id)
+        if region.mask is not None and (src := _media_src(region.mask.data, region.mask.url)):
+            left, top, width, height = _area(box)
+            masks.append(
+                f'<img class="mask" src="{escape(src)}" alt="" data-region="{ident}" '
+                f'style="left: {left}%; top: {top}%; width: {width}%; height: {height}%">'
+            )
+        if box is not None:
+            left, top, width, height = _area(box)
+            shapes.append(
+                f'<rect x="{left}%" y="{top}%" width="{width}%" height="{height}%" '
+                f'data-region="{ident}"><title>{label}</title></rect>'
+                f'<text x="{left}%" y="{top}%" dx="4" dy="15" fill="{color}">{label}</text>'
+            )
+        if region.polygon:
+            points = " ".join(f"{_pct(p.col)},{_pct(p.row)}" for p in region.polygon)
+            # Polygon points take no percentages: draw them in a 100x100 box stretched over it.
+            shapes.append(
+                '<svg viewBox="0 0 100 100" preserveAspectRatio="none" width="100%" '
+                f'height="100%"><polygon points="{points}" fill="{color}" data-region="{ident}">'
+                f"<title>{label}</title></polygon></svg>"
+            )
+        for kind, dots, radius in (
+            ("keypoint", region.keypoints, 4),
+            ("point", (region.point,), 6),
+        ):
+            for n, p in enumerate(d for d in dots if d is not None):
+                shapes.append(
+                    f'<circle class="{kind}" cx="{_pct(p.col)}%" cy="{_pct(p.row)}%" r="{radius}" '
+                    f'fill="{color}" data-region="{ident}" data-n="{n}" '
+                    f'data-row="{p.row:.4f}" data-col="{p.col:.4f}"><title>{label}</title></circle>'
+                )
+    model = escape(output.model_id)
+    svg = (
+        f'<svg class="overlay model-{node}" stroke="{color}" data-model="{model}" '
+        f'xmlns="http://www.w3.org/2000/svg" aria-hidden="true">{"".join(shapes)}</svg>'
+        if shapes
+        else ""
+    )
+    return "".join(masks) + svg
+
+
+def _area(box: Any) -> tuple[str, str, str, str]:
+    """``(left, top, width, height)`` percentages of a box; the whole picture for ``None``."""
+    if box is None:
+        return "0.000", "0.000", "100.000", "100.000"
+    return (
+        _pct(box.left_col),
+        _pct(box.top_row),
+        _pct(box.right_col - box.left_col),
+        _pct(box.bottom_row - box.top_row),
+    )
+
+
+def _marked_text(text: str, colored: list[tuple[str, ModelOutput]]) -> str:
+    """The input text with each span a model found marked (the first of overlapping ones)."""
+    spans = sorted(
+        (region.span.start, region.span.end, region, color)
+        for color, output in colored
+        for region in output.regions
+        if region.span is not None and 0 <= region.span.start < region.span.end <= len(text)
+    )
+    out, at = [], 0
+    for start, end, region, color in spans:
+        if start < at:
+            continue
+        out.append(escape(text[at:start]))
+        top = top_concept(region.concepts)
+        label = escape(f"{top.name or top.id} {top.value:.2f}" if top else region_label(region))
+        out.append(
+            f'<mark style="box-shadow: inset 0 -3px {color}" title="{label}" '
+            f'data-start="{start}" data-end="{end}">{escape(text[start:end])}</mark>'
+        )
+        at = end
+    out.append(escape(text[at:]))
+    return f'<blockquote class="text-input">{"".join(out)}</blockquote>'
+
+
+def _timeline(colored: list[tuple[str, ModelOutput]]) -> str:
+    """Segments and tracks on a time line, one lane per model and kind."""
+    lanes = []
+    for color, output in colored:
+        for kind, items in (("segments", output.time_segments), ("tracks", output.tracks)):
+            if items:
+                lanes.append((color, output, kind, items))
+    if not lanes:
+        return ""
+    duration = max(item.end_time for *_, items in lanes for item in items) or 1.0
+    rows = []
+    for color, output, kind, items in lanes:
+        spans = []
+        for item in items:
+            left = 100 * item.begin_time / duration
+            width = 100 * max(0.0, item.end_time - item.begin_time) / duration
+            top = top_concept(item.concepts)
+            what = top.name or top.id if top else item.id
+            title = f"{what} {item.begin_time:.1f}-{item.end_time:.1f} s"
+            spans.append(
+                f'<span style="left: {left:.3f}%; width: {width:.3f}%" title="{escape(title)}" '
+                f'data-begin="{item.begin_time:.4f}" data-end="{item.end_time:.4f}">'
+                f"{escape(what)}</span>"
+            )
+        rows.append(
+            f'<div class="lane-label">{escape(output.model_id)} · {kind}</div>'
+            f'<div class="lane" style="--model: {color}" data-kind="{kind}" '
+            f'data-duration="{duration:.4f}">{"".join(spans)}</div>'
+        )
+    return f'<div class="timeline">{"".join(rows)}</div>'
 
 
 def _model(color: str, output: ModelOutput) -> str:
@@ -213,65 +323,146 @@ def _model(color: str, output: ModelOutput) -> str:
         f"{_badge(output.status)}</h4>"
     )
     if not output.ok:
-        body = (
-            f'<p class="error-text">{escape(output.status.details)}</p>'
-            if output.status.details
-            else ""
-        )
+        body = _error_text(output.status)
     else:
-        body = _concepts(output) + _regions(output) + _embeddings(output) + _texts(output)
+        body = "".join(
+            present(value) for name, present in SECTIONS if (value := getattr(output, name))
+        )
+        if used := tokens(output):
+            body += f'<p class="tokens">{escape(used)}</p>'
     return f'<section class="model" style="--model: {color}">{head}{body}</section>'
 
 
-def _concepts(output: ModelOutput) -> str:
-    if not output.concepts and not output.frames:
-        return ""
-    items = []
-    for c in sorted(output.concepts, key=lambda c: c.value, reverse=True):
-        items.append(_bar(c.name or c.id, c.value))
-    for frame in output.frames:
-        for c in sorted(frame.concepts, key=lambda c: c.value, reverse=True)[:3]:
-            items.append(_bar(f"{frame.time_ms / 1000:.1f}s · {c.name or c.id}", c.value))
-    return f'<ol class="concepts">{"".join(items)}</ol>'
+def _bars(items: Sequence[tuple[str, float]]) -> str:
+    rows = []
+    for name, value in items:
+        width = min(100.0, max(0.0, value * 100))
+        rows.append(
+            f'<li><span class="name" title="{escape(name)}">{escape(name)}</span>'
+            f'<span class="bar"><span style="width: {width:.1f}%"></span></span>'
+            f'<span class="score">{value:.2f}</span></li>'
+        )
+    return f'<ol class="concepts">{"".join(rows)}</ol>'
 
 
-def _bar(name: str, value: float) -> str:
-    width = min(100.0, max(0.0, value * 100))
-    return (
-        f'<li><span class="name" title="{escape(name)}">{escape(name)}</span>'
-        f'<span class="bar"><span style="width: {width:.1f}%"></span></span>'
-        f'<span class="score">{value:.2f}</span></li>'
+def _concepts(concepts: Any) -> str:
+    return _bars([(c.name or c.id, c.value) for c in sorted(concepts, key=lambda c: -c.value)])
+
+
+def _frames(frames: Any) -> str:
+    return _bars(
+        [
+            (f"{frame.time_ms / 1000:.1f}s · {c.name or c.id}", c.value)
+            for frame in frames
+            for c in sorted(frame.concepts, key=lambda c: -c.value)[:3]
+        ]
     )
 
 
-def _regions(output: ModelOutput) -> str:
-    if not output.regions:
-        return ""
+def _regions(regions: Any) -> str:
     items = []
-    for r in output.regions:
-        what = escape(_label(r))
+    for r in regions:
+        what = escape(region_label(r))
         if r.text and r.concepts:
             what += f" · “{escape(r.text)}”"
-        box = r.bounding_box
-        where = ""
-        if box is not None:
-            corners = (box.top_row, box.left_col, box.bottom_row, box.right_col)
-            where = " <small>[" + ", ".join(f"{v:.2f}" for v in corners) + "]</small>"
-        items.append(f'<li><span class="swatch"></span>{what}{where}</li>')
+        if r.span is not None:
+            what += f" · “{escape(r.span.text)}” <small>chars {r.span.start}-{r.span.end}</small>"
+        if r.bounding_box is not None:
+            what += f" <small>{escape(corners(r.bounding_box))}</small>"
+        extras = [
+            f"{len(r.polygon)}-point polygon" if r.polygon else "",
+            f"{len(r.keypoints)} keypoints" if r.keypoints else "",
+            "mask" if r.mask is not None else "",
+            f"track {r.track_id}" if r.track_id else "",
+        ]
+        if shown := ", ".join(e for e in extras if e):
+            what += f" <small>{escape(shown)}</small>"
+        items.append(f'<li><span class="swatch"></span>{what}</li>')
     return f'<ul class="regions">{"".join(items)}</ul>'
 
 
-def _embeddings(output: ModelOutput) -> str:
+def _embeddings(embeddings: Any) -> str:
+    return "".join(
+        f'<p class="embedding">embedding, '
+        f"<code>{escape(vector_preview(e, _EMBEDDING_SHOWN))}</code></p>"
+        for e in embeddings
+    )
+
+
+def _colors(colors: Any) -> str:
+    items = "".join(
+        f'<li><span class="color-chip" style="background: {escape(c.hex)}" '
+        f'data-hex="{escape(c.hex)}" title="{escape(c.name)}"></span>'
+        f"{escape(c.hex)} {escape(c.name)} · {c.value:.2f}</li>"
+        for c in colors
+        if _is_hex(c.hex)
+    )
+    return f'<ul class="colors">{items}</ul>'
+
+
+def _is_hex(text: str) -> bool:
+    return (
+        len(text) in (4, 7)
+        and text[0] == "#"
+        and all(c in "0123456789abcdefABCDEF" for c in text[1:])
+    )
+
+
+def _media(kind: str) -> Callable[[Media], str]:
+    def present(media: Media) -> str:
+        src = _media_src(media.data, media.url)
+        what = f'<p class="output-text">{kind}: {escape(media_summary(media))}</p>'
+        if not src:
+            return what
+        if kind == "audio":
+            return f'{what}<audio controls src="{escape(src)}"></audio>'
+        if kind == "video":
+            return f'{what}<video controls src="{escape(src)}"></video>'
+        return f'{what}<img class="generated" src="{escape(src)}" alt="{kind}">'
+
+    return present
+
+
+def _segments(segments: Any) -> str:
+    return _timed("segment", segments)
+
+
+def _tracks(tracks: Any) -> str:
+    return _timed("track", tracks, regions=True)
+
+
+def _timed(kind: str, items: Any, regions: bool = False) -> str:
     rows = []
-    for e in output.embeddings:
-        shown = ", ".join(f"{v:.3f}" for v in e.vector[:_EMBEDDING_SHOWN])
-        more = ", …" if len(e.vector) > _EMBEDDING_SHOWN else ""
-        size = e.num_dimensions or len(e.vector)
-        rows.append(
-            f'<p class="embedding">embedding, {size} dimensions: <code>{shown}{more}</code></p>'
-        )
-    return "".join(rows)
+    for item in items:
+        top = top_concept(item.concepts)
+        what = f"{kind} {item.id} {item.begin_time:.1f}-{item.end_time:.1f} s"
+        what += f": {top.name or top.id} {top.value:.2f}" if top else ""
+        what += f", {len(item.regions)} regions" if regions else ""
+        rows.append(f"<li>{escape(what)}</li>")
+    return f'<ul class="plain">{"".join(rows)}</ul>'
 
 
-def _texts(output: ModelOutput) -> str:
-    return f'<p class="output-text">{escape(output.text)}</p>' if output.text else ""
+def _plain(label: str, value: Any) -> str:
+    return f'<p class="output-text">{escape(label)} <code>{escape(value)}</code></p>'
+
+
+#: ``ModelOutput`` field, and its part of the model's card, in display order.
+SECTIONS: tuple[tuple[str, Callable[[Any], str]], ...] = (
+    ("concepts", _concepts),
+    ("frames", _frames),
+    ("regions", _regions),
+    ("embeddings", _embeddings),
+    ("text", lambda text: f'<p class="output-text">{escape(text)}</p>'),
+    ("colors", _colors),
+    ("clusters", lambda cs: _bars([(f"cluster {c.id} ({c.count:,})", c.score) for c in cs])),
+    ("image", _media("image")),
+    ("video", _media("video")),
+    ("audio", _media("audio")),
+    ("heatmaps", lambda ms: "".join(_media("heatmap")(m) for m in ms)),
+    ("time_segments", _segments),
+    ("tracks", _tracks),
+    ("metadata", lambda md: _plain("metadata", json.dumps(md, sort_keys=True)[:500])),
+    ("value", lambda v: _plain("value", repr(v)[:500])),
+    ("parts", lambda ps: "".join(_plain(f"part {p.id or '-'}", repr(p.value)[:200]) for p in ps)),
+    ("ndarray", lambda a: _plain("array", f"{a.dtype} shape {list(a.shape)}")),
+)

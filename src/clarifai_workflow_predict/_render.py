@@ -1,24 +1,28 @@
-"""Predictions as readable text tables, for the command line."""
+"""Predictions as readable text tables, for the command line.
+
+``ROWS`` maps each kind of output (a ``ModelOutput`` field) to the rows it shows; a kind's
+wording comes from ``_present``.
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
-from .models import ModelOutput, Region, Status, WorkflowPrediction, WorkflowResult
+from ._present import (
+    corners,
+    describe_status,
+    media_summary,
+    short,
+    tokens,
+    top_concept,
+    vector_preview,
+)
+from .models import ModelOutput, Region, WorkflowPrediction, WorkflowResult
 
-__all__ = ["table", "describe_status"]
+__all__ = ["ROWS", "table"]
 
 _VECTOR_SHOWN = 4
-
-
-def describe_status(status: Status) -> str:
-    """``NAME: description (details)``, leaving out what is empty."""
-    text = status.name
-    if status.description:
-        text += f": {status.description}"
-    if status.details:
-        text += f" ({status.details})"
-    return text
+Rows = list[tuple[str, str]]  # (what, score)
 
 
 def table(prediction: WorkflowPrediction, labels: Sequence[str]) -> str:
@@ -54,43 +58,103 @@ def _block(index: int, label: str, result: WorkflowResult) -> str:
     return "\n".join(lines)
 
 
-def _rows(output: ModelOutput) -> list[tuple[str, str]]:
+def _rows(output: ModelOutput) -> Rows:
     if not output.ok:
         return [(f"failed: {describe_status(output.status)}", "")]
-    rows = [(c.name or c.id, f"{c.value:.2f}") for c in output.concepts]
-    rows.extend(_region(r) for r in output.regions)
-    for e in output.embeddings:
-        shown = ", ".join(f"{v:.3f}" for v in e.vector[:_VECTOR_SHOWN])
-        more = ", ..." if len(e.vector) > _VECTOR_SHOWN else ""
-        rows.append(
-            (f"embedding, {e.num_dimensions or len(e.vector)} dimensions [{shown}{more}]", "")
-        )
-    if output.text:
-        rows.append((f"text {_quote(output.text)}", ""))
-    for frame in output.frames:
-        top = max(frame.concepts, key=lambda c: c.value, default=None)
-        what = f"frame {frame.index} at {frame.time_ms} ms"
-        rows.append((f"{what}: {top.name}" if top else what, f"{top.value:.2f}" if top else ""))
-        rows.extend(_region(r, indent="  ") for r in frame.regions)
+    rows: Rows = []
+    for name, present in ROWS:
+        value = getattr(output, name)
+        if value:
+            rows.extend(present(value))
+    if used := tokens(output):
+        rows.append((used, ""))
     return rows or [("(no predictions)", "")]
 
 
 def _region(region: Region, indent: str = "") -> tuple[str, str]:
     parts = []
-    if region.concepts:
-        top = max(region.concepts, key=lambda c: c.value)
-        parts.append(top.name)
+    if (top := top_concept(region.concepts)) is not None:
+        parts.append(top.name or top.id)
     if region.text:
-        parts.append(_quote(region.text))
+        parts.append(repr(short(region.text)))
+    if region.span is not None:
+        parts.append(f"chars {region.span.start}-{region.span.end} {short(region.span.text)!r}")
     box = region.bounding_box
     if box is not None:
-        parts.append(
-            f"box top {box.top_row:.2f} left {box.left_col:.2f} "
-            f"bottom {box.bottom_row:.2f} right {box.right_col:.2f}"
-        )
-    return (indent + ("region " + " ".join(parts) if parts else "region"), f"{region.value:.2f}")
+        parts.append(f"box {corners(box)}")
+    if region.mask is not None:
+        parts.append(f"mask {media_summary(region.mask)}")
+    if region.polygon:
+        parts.append(f"polygon of {len(region.polygon)} points")
+    if region.point is not None:
+        parts.append(f"point row {region.point.row:.2f} col {region.point.col:.2f}")
+    if region.keypoints:
+        parts.append(f"{len(region.keypoints)} keypoints")
+    if region.track_id:
+        parts.append(f"track {region.track_id}")
+    return (indent + " ".join(["region", *parts]), f"{region.value:.2f}")
 
 
-def _quote(text: str, limit: int = 60) -> str:
-    flat = " ".join(text.split())
-    return repr(flat if len(flat) <= limit else flat[: limit - 3] + "...")
+def _frames(frames: Any) -> Rows:
+    rows: Rows = []
+    for frame in frames:
+        top = top_concept(frame.concepts)
+        what = f"frame {frame.index} at {frame.time_ms} ms"
+        rows.append((f"{what}: {top.name}" if top else what, f"{top.value:.2f}" if top else ""))
+        rows.extend(_region(r, indent="  ") for r in frame.regions)
+    return rows
+
+
+def _span_of_time(begin: float, end: float) -> str:
+    return f"{begin:.1f}-{end:.1f} s"
+
+
+def _segments(segments: Any) -> Rows:
+    rows: Rows = []
+    for s in segments:
+        top = top_concept(s.concepts)
+        what = f"segment {_span_of_time(s.begin_time, s.end_time)}"
+        rows.append((f"{what}: {top.name}" if top else what, f"{top.value:.2f}" if top else ""))
+    return rows
+
+
+def _tracks(tracks: Any) -> Rows:
+    rows: Rows = []
+    for t in tracks:
+        top = top_concept(t.concepts)
+        what = f"track {t.id} {_span_of_time(t.begin_time, t.end_time)}"
+        what += f": {top.name}" if top else ""
+        rows.append((f"{what}, {len(t.regions)} regions", f"{top.value:.2f}" if top else ""))
+    return rows
+
+
+def _value(value: Any) -> str:
+    return short(repr(value))
+
+
+#: ``ModelOutput`` field, and the rows a non-empty value of it shows, in display order.
+ROWS: tuple[tuple[str, Callable[[Any], Rows]], ...] = (
+    ("concepts", lambda cs: [(c.name or c.id, f"{c.value:.2f}") for c in cs]),
+    ("regions", lambda rs: [_region(r) for r in rs]),
+    (
+        "embeddings",
+        lambda es: [(f"embedding, {vector_preview(e, _VECTOR_SHOWN)}", "") for e in es],
+    ),
+    ("text", lambda text: [(f"text {short(text)!r}", "")]),
+    ("frames", _frames),
+    ("colors", lambda cs: [(f"color {c.hex} {c.name}".rstrip(), f"{c.value:.2f}") for c in cs]),
+    (
+        "clusters",
+        lambda cs: [(f"cluster {c.id} ({c.count:,} inputs)", f"{c.score:.2f}") for c in cs],
+    ),
+    ("image", lambda m: [(f"image: {media_summary(m)}", "")]),
+    ("video", lambda m: [(f"video: {media_summary(m)}", "")]),
+    ("audio", lambda m: [(f"audio: {media_summary(m)}", "")]),
+    ("heatmaps", lambda ms: [(f"heatmap: {media_summary(m)}", "") for m in ms]),
+    ("time_segments", _segments),
+    ("tracks", _tracks),
+    ("metadata", lambda md: [(f"metadata {short(str(md))}", "")]),
+    ("value", lambda v: [(f"value {_value(v)}", "")]),
+    ("parts", lambda ps: [(f"part {p.id or '-'}: {_value(p.value)}", "") for p in ps]),
+    ("ndarray", lambda a: [(f"array {a.dtype} shape {list(a.shape)}", "")]),
+)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any, Union
 
-from clarifai_grpc.grpc.api import resources_pb2
 from clarifai_grpc.grpc.api.service_pb2 import PostWorkflowResultsResponse as Response
 from clarifai_grpc.grpc.api.status import status_pb2
 
 from . import _convert
 from ._request import Plan
 from .errors import FAILURE, MIXED_STATUS, SUCCESS, ApiError, ClarifaiError
-from .models import ModelOutput, WorkflowPrediction, WorkflowResult, factory
+from .models import WorkflowPrediction, WorkflowResult
 
 __all__ = ["Fetched", "Outcome", "failed_results", "outcome", "prediction", "rpc_failed"]
 
@@ -24,9 +23,6 @@ Outcome = Union[tuple[Response, list[WorkflowResult]], ClarifaiError]
 #: What sending one request gave: its response, or the error it failed with.
 Fetched = Union[Response, ClarifaiError]
 
-_new_result = factory(WorkflowResult)
-_new_prediction = factory(WorkflowPrediction)
-_NO_OUTPUTS: tuple[ModelOutput, ...] = ()
 # How a failed request's inputs say the RPC itself failed: ``details`` starts with this.
 _RPC_PREFIX = "gRPC "
 
@@ -68,13 +64,7 @@ def prediction(plan: Plan, outcomes: list[Outcome]) -> WorkflowPrediction:
         if isinstance(only, ClarifaiError):
             raise only
         response, results = only
-        return _new_prediction(
-            plan.workflow_id,
-            _convert.status(response.status),
-            tuple(results),
-            (response.status.req_id,),
-            (response,),
-        )
+        return _convert.assemble(plan.workflow_id, response.status, tuple(results), (response,))
     failures = [o for o in outcomes if isinstance(o, ClarifaiError)]
     if len(failures) == len(outcomes):
         raise failures[0]
@@ -91,13 +81,7 @@ def prediction(plan: Plan, outcomes: list[Outcome]) -> WorkflowPrediction:
         merged.extend(results)
     code = SUCCESS if all_ok else MIXED_STATUS
     summary = status_pb2.Status(code=code, description="Ok" if all_ok else "Mixed Success")
-    return _new_prediction(
-        plan.workflow_id,
-        _convert.status(summary),
-        tuple(merged),
-        tuple(r.status.req_id for r in responses),
-        tuple(responses),
-    )
+    return _convert.assemble(plan.workflow_id, summary, tuple(merged), tuple(responses))
 
 
 def failure_status(error: ClarifaiError) -> status_pb2.Status:
@@ -128,12 +112,4 @@ def rpc_failed(result: WorkflowResult) -> bool:
 
 def failed_results(inputs: list[Any], error: ClarifaiError) -> list[WorkflowResult]:
     """A failed result per input of a request that failed with ``error``."""
-    raw_status = failure_status(error)
-    status = _convert.status(raw_status)
-    out = []
-    for proto in inputs:
-        raw = resources_pb2.WorkflowResult(
-            status=raw_status, input=resources_pb2.Input(id=proto.id)
-        )
-        out.append(_new_result("", proto.id, status, _NO_OUTPUTS, raw))
-    return out
+    return _convert.failed_results((proto.id for proto in inputs), failure_status(error))

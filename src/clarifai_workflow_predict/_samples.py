@@ -1,7 +1,8 @@
-"""Sample images for the demo, drawn here, so the demo and its report need no network.
+"""Sample media, made here, so the demo, its report and the emulator need no network.
 
-A tiny PNG writer (``zlib`` and ``struct``) and a few flat scenes: a train at a platform, a street,
-a sign. They are pictures to look at, not data: the emulator's predictions come from hashes.
+A tiny PNG writer and WAV writer (``zlib`` and ``struct``), and a few flat scenes: a train at a
+platform, a street, a sign. They are pictures to look at, not data: the emulator's predictions
+come from hashes (and its generated images, masks and speech are drawn with these writers).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import struct
 import zlib
 
-__all__ = ["IMAGES", "png"]
+__all__ = ["IMAGES", "png", "wav"]
 
 WIDTH, HEIGHT = 480, 320
 Color = tuple[int, int, int]
@@ -43,6 +44,14 @@ def png(width: int, height: int, rows: list[bytearray]) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     )
+
+
+def wav(samples: bytes, rate: int) -> bytes:
+    """A mono 8-bit PCM WAV of ``samples`` (unsigned bytes) at ``rate`` samples per second."""
+    header = struct.pack("<HHIIHH", 1, 1, rate, rate, 1, 8)
+    body = b"fmt " + struct.pack("<I", len(header)) + header
+    body += b"data" + struct.pack("<I", len(samples)) + samples
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body
 
 
 def _station() -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator
 
-from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+from clarifai_grpc.grpc.api import service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 
 from . import _convert, _request, _response
@@ -20,11 +20,10 @@ from .errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from .models import WorkflowResult, factory
+from .models import WorkflowResult
 
 __all__ = ["Chunk", "Stream"]
 
-_new_result = factory(WorkflowResult)
 # A request that failed for these reasons would fail the same way for every later input.
 _FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError)
 
@@ -87,5 +86,4 @@ def _rejected(error: InputError) -> WorkflowResult:
         description=str(error),
         details="not sent: rejected by the client",
     )
-    raw = resources_pb2.WorkflowResult(status=status)
-    return _new_result("", "", _convert.status(status), (), raw)
+    return _convert.failed_results([""], status)[0]

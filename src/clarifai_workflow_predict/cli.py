@@ -22,16 +22,32 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_FAILED_INPUTS, EXIT_INTERRUPTED = 0, 1, 2,
 
 DEMO_PAT = "local-demo-pat"
 # (workflow, what it shows, inputs): "name.png" is a sample image drawn by ``_samples``,
-# ("text", ...) a text input, anything else a URL.
+# ("text", ...) a text input, ("video", url) a video URL, anything else an image URL.
 DEMO_CALLS: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
     (
         "General",
         "concepts, then a 512-d embedding; the fail.invalid input fails alone",
         ("station.png", "street.png", "https://fail.invalid/missing.jpg"),
     ),
+    ("Segmentation", "segments with masks and polygons; people with keypoints", ("street.png",)),
+    (
+        "NER",
+        "named entities, marked in the text",
+        (("text", "Ada Lovelace took the train from London to Paris with Babbage."),),
+    ),
+    ("Color", "the dominant colors", ("station.png",)),
+    (
+        "VideoTracking",
+        "objects tracked through a video, and its segments",
+        (("video", "https://samples.clarifai.com/beer.mp4"),),
+    ),
+    ("TextToSpeech", "speech for a text", (("text", "The next train leaves at nine."),)),
+    ("ImageToImage", "a generated image", ("sign.png",)),
     ("Detection", "objects, each with a box", ("station.png", "street.png")),
     ("OCR", "lines of text, each with a box", ("sign.png",)),
+    ("Clustering", "an embedding, then the clusters it falls in", ("street.png",)),
     ("Text", "sentiment and topics of a text", (("text", "A train pulls into a busy station."),)),
+    ("LLM", "a text answer and the tokens it took", (("text", "Describe a busy station."),)),
 )
 DEMO_REPORT = "demo-report.html"
 
@@ -466,33 +482,13 @@ def _bulk(args: argparse.Namespace) -> int:
 
 def _print(prediction: Any, labels: Sequence[str], as_json: bool) -> None:
     if as_json:
-        print(_json(prediction.to_dict()))
+        from ._present import json_text
+
+        print(json_text(prediction.to_dict()))
     else:
         from ._render import table
 
         print(table(prediction, labels))
-
-
-def _json(data: Any) -> str:
-    """``data`` as indented JSON, with each list of numbers (a vector) on one line."""
-    import json
-
-    vectors: list[str] = []
-
-    def fold(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {key: fold(item) for key, item in value.items()}
-        if isinstance(value, list):
-            if value and all(type(v) in (int, float) for v in value):
-                vectors.append(json.dumps(value))
-                return f"\0{len(vectors) - 1}"
-            return [fold(item) for item in value]
-        return value
-
-    text = json.dumps(fold(data), indent=2)
-    for n, vector in enumerate(vectors):
-        text = text.replace(f'"\\u0000{n}"', vector, 1)
-    return text
 
 
 def _exit_for(prediction: Any) -> int:
@@ -558,7 +554,10 @@ def _demo(args: argparse.Namespace) -> int:
             for workflow_id, about, samples in DEMO_CALLS:
                 values, labels = [], []
                 for sample in samples:
-                    if isinstance(sample, tuple):
+                    if isinstance(sample, tuple) and sample[0] == "video":
+                        values.append(Input.from_url(sample[1], kind="video"))
+                        labels.append(f"video {sample[1]}")
+                    elif isinstance(sample, tuple):
                         values.append(Input.from_text(sample[1]))
                         labels.append(f"text {sample[1]!r}")
                     elif sample in IMAGES:

@@ -22,6 +22,14 @@ CASES: dict[str, list[Any]] = {
     "Detection": [METRO],
     "OCR": [METRO],
     "Text": [Input.from_text("A train pulls into a busy station.", id="sentence-1")],
+    "Segmentation": [METRO],
+    "Color": [METRO],
+    "ImageToImage": [METRO],
+    "Clustering": [METRO],
+    "NER": [Input.from_text("Ada Lovelace met Charles Babbage in London.", id="ner-1")],
+    "TextToSpeech": [Input.from_text("The next train leaves at nine.", id="tts-1")],
+    "LLM": [Input.from_text("Describe a busy station.", id="prompt-1")],
+    "VideoTracking": [Input.from_url("https://samples.clarifai.com/beer.mp4", kind="video")],
 }
 
 

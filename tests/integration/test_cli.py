@@ -273,9 +273,12 @@ def test_predict_writes_an_html_report(server: Any, capsys: Any, tmp_path: Path)
 def test_demo_runs_offline(capsys: Any, tmp_path: Path) -> None:
     report = tmp_path / "demo-report.html"
     code, out, err = run(capsys, "demo", "--report", str(report))
-    assert f"Report: {report}" in out and report.read_text().count("<article") == 7  # one per input
+    from clarifai_workflow_predict.cli import DEMO_CALLS
+
+    inputs = sum(len(samples) for _, _, samples in DEMO_CALLS)
+    assert f"Report: {report}" in out and report.read_text().count("<article") == inputs
     assert code == 0, err
-    for workflow in ("General", "Detection", "OCR", "Text"):
+    for workflow, _, _ in DEMO_CALLS:
         assert f"== {workflow}:" in out
     assert "failed: INPUT_FAILED" in out  # the fail.invalid sample, by design
     assert "no network needed" in out

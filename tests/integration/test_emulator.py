@@ -256,7 +256,21 @@ def test_stop_wakes_calls_sleeping_out_their_latency() -> None:
 
 def test_bundled_fixtures_parse_and_name_their_files() -> None:
     workflows = load_workflows()
-    assert set(workflows) == {"General", "Food", "Detection", "OCR", "Text"}
+    assert set(workflows) == {
+        "General",
+        "Food",
+        "Detection",
+        "OCR",
+        "Text",
+        "Segmentation",
+        "Color",
+        "NER",
+        "ImageToImage",
+        "TextToSpeech",
+        "VideoTracking",
+        "Clustering",
+        "LLM",
+    }
     for path in BUNDLED_FIXTURES.glob("*.textproto"):
         assert path.read_text().startswith("# proto-file:")
 

@@ -183,13 +183,74 @@ def test_what_the_page_shows() -> None:
         ("10.000%", "60.000%", "20.000%", "30.000%"),
     ]
     assert (
-        "embedding, 10 dimensions" in page
+        "embedding, <code>10 dimensions [" in page
         and EVIL_TEXT.replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;") in page
     )
     assert "MODEL_PREDICTION_FAILED: model crashed" in page  # the failed output's badge
-    groups = [a["stroke"] for t, a in tags.tags if t == "g"]
-    assert len(groups) == 1 and groups[0].startswith("#")
+    layers = [
+        a["stroke"] for t, a in tags.tags if t == "svg" and "overlay" in (a.get("class") or "")
+    ]
+    assert len(layers) == 1 and layers[0].startswith("#")  # one layer: the detector's
     colors = [
         a["style"] for t, a in tags.tags if t == "section" and "--model" in (a.get("style") or "")
     ]
     assert len(set(colors[:4])) == 4  # each model of the first input has its own color
+
+
+def test_every_kind_is_shown_and_nothing_from_the_api_injects_markup() -> None:
+    wav = b"RIFF\x24\x00\x00\x00WAVEfmt "
+    output = r.Output(
+        status=ok(),
+        model=r.Model(id="every", name=EVIL_NAME),
+        data=r.Data(
+            colors=[
+                r.Color(raw_hex="#12ab34", w3c=r.W3C(name=EVIL_NAME), value=0.5),
+                r.Color(raw_hex='red;background:url(x)"', value=0.1),  # not a color: left out
+            ],
+            clusters=[r.Cluster(id=EVIL_TEXT, count=3, score=0.5)],
+            image=r.Image(base64=PNG),
+            audio=r.Audio(base64=wav),
+            video=r.Video(url="javascript:alert(3)"),
+            heatmaps=[r.Image(url="https://example.com/heat.png")],
+            time_segments=[
+                r.TimeSegment(
+                    id="s",
+                    time_info=r.TimeInfo(begin_time=0, end_time=2),
+                    data=r.Data(concepts=[r.Concept(name=EVIL_NAME, value=0.5)]),
+                )
+            ],
+            tracks=[r.Track(id=EVIL_TEXT, time_info=r.TimeInfo(begin_time=1, end_time=4))],
+            string_value=EVIL_TEXT,
+            regions=[
+                r.Region(
+                    id="ent",
+                    region_info=r.RegionInfo(
+                        span=r.Span(char_start=2, char_end=9, raw_text="quiet s")
+                    ),
+                    data=r.Data(concepts=[r.Concept(name=EVIL_NAME, value=0.5)]),
+                )
+            ],
+        ),
+    )
+    text = r.WorkflowResult(
+        status=ok(),
+        input=r.Input(id="txt", data=r.Data(text=r.Text(raw="a quiet station <b>"))),
+        outputs=[output],
+    )
+    page = build([text]).to_html()
+    tags = parse(page)
+    assert "<script>" not in page and "onerror=" not in page.replace("onerror=alert", "")
+    assert not any(t == "script" for t, _ in tags.tags)
+    assert all("javascript:" not in (a.get("src") or "") for _, a in tags.tags)
+    chips = [a for t, a in tags.tags if t == "span" and "color-chip" in (a.get("class") or "")]
+    assert [c["data-hex"] for c in chips] == ["#12ab34"]
+    sources = {t: a["src"] for t, a in tags.tags if t in ("audio", "img") and a.get("src")}
+    assert sources["audio"].startswith("data:audio/wav;base64,")
+    assert any(a.get("src") == "https://example.com/heat.png" for t, a in tags.tags if t == "img")
+    marks = [a for t, a in tags.tags if t == "mark"]
+    assert [(m["data-start"], m["data-end"]) for m in marks] == [("2", "9")]
+    assert "a <mark" in page and "</mark>tation &lt;b&gt;" in page  # the text around, escaped
+    lanes = [a for t, a in tags.tags if t == "div" and "lane" == a.get("class")]
+    assert [lane["data-kind"] for lane in lanes] == ["segments", "tracks"] and lanes[0][
+        "data-duration"
+    ] == "4.0000"

@@ -1,27 +1,35 @@
 """What the emulator answers: deterministic outputs for a workflow and its inputs, no I/O.
 
-Every score, box, vector and id comes from SHAKE-128 over the input's content, the workflow and
-the node, so the same input always gets identical outputs and a result that lands on the wrong
-input shows.
+Every score, box, vector, picture, sound and id comes from SHAKE-128 over the input's content,
+the workflow and the node, so the same input always gets identical outputs and a result that
+lands on the wrong input shows. ``MODEL_TYPES`` says, per ``model_type_id``, what a node of that
+type takes and returns and how its output is made.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 import struct
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from clarifai_grpc.grpc.api import resources_pb2
 from clarifai_grpc.grpc.api.service_pb2 import PostWorkflowResultsRequest as Request
 from clarifai_grpc.grpc.api.service_pb2 import PostWorkflowResultsResponse as Response
 from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 
-__all__ = ["FAIL_HOST", "MAX_INPUTS", "respond", "failure", "model_type", "status"]
+from .._samples import png, wav
+
+__all__ = ["FAIL_HOST", "MAX_INPUTS", "MODEL_TYPES", "failure", "model_type", "respond", "status"]
 
 #: Inputs whose URL has this host fail alone, with ``INPUT_DOWNLOAD_FAILED``.
 FAIL_HOST = "fail.invalid"
 MAX_INPUTS = 32
 _DEFAULT_MAX_CONCEPTS = 20
+#: How long the emulator takes a video to be, in milliseconds.
+VIDEO_MS = 3000
 
 
 def status(code: int, description: str, details: str = "", req_id: str = "") -> status_pb2.Status:
@@ -31,28 +39,6 @@ def status(code: int, description: str, details: str = "", req_id: str = "") -> 
 def failure(code: int, description: str, details: str = "", req_id: str = "") -> Response:
     """A response with a failing top-level status and no results."""
     return Response(status=status(code, description, details, req_id))
-
-
-# What each model type the emulator knows takes and gives (``GetModelType``), by field name.
-_MODEL_TYPES = {
-    "visual-classifier": (("image",), ("concepts",)),
-    "text-classifier": (("text",), ("concepts",)),
-    "visual-embedder": (("image",), ("embeddings",)),
-    "text-embedder": (("text",), ("embeddings",)),
-    "visual-detector": (("image",), ("regions",)),
-    "ocr": (("image",), ("regions",)),
-}
-
-
-def model_type(model_type_id: str) -> resources_pb2.ModelType | None:
-    """The ``ModelType`` for ``model_type_id``, or ``None`` when the emulator has no such type."""
-    fields = _MODEL_TYPES.get(model_type_id)
-    if fields is None:
-        return None
-    inputs, outputs = fields
-    return resources_pb2.ModelType(
-        id=model_type_id, input_fields=list(inputs), output_fields=list(outputs)
-    )
 
 
 def respond(workflow: resources_pb2.Workflow, request: Request, req_id: str) -> Response:
@@ -75,11 +61,12 @@ def respond(workflow: resources_pb2.Workflow, request: Request, req_id: str) -> 
         if failed
         else status(status_code_pb2.SUCCESS, "Ok", "", req_id)
     )
-    return Response(
-        status=top,
-        workflow=resources_pb2.Workflow(id=workflow.id),
-        results=results,
+    response = Response(
+        status=top, workflow=resources_pb2.Workflow(id=workflow.id), results=results
     )
+    if request.workflow_state.id:  # a stateful workflow answers with its state
+        response.workflow_state.id = request.workflow_state.id
+    return response
 
 
 class _Config:
@@ -148,7 +135,7 @@ def _result(
             input=echo,
         )
     outputs = [
-        _output(workflow.id, node, key, kind, config)
+        _output(_Node(workflow.id, node, key, kind, inp, config))
         for node in workflow.nodes
         if not node.suppress_output
     ]
@@ -160,28 +147,70 @@ def _result(
     )
 
 
-def _output(
-    workflow_id: str, node: resources_pb2.WorkflowNode, key: bytes, kind: str, config: _Config
-) -> resources_pb2.Output:
+class _Node:
+    """One node meeting one input: what a producer works from."""
+
+    __slots__ = ("model", "seed", "kind", "input", "config")
+
+    def __init__(
+        self,
+        workflow_id: str,
+        node: resources_pb2.WorkflowNode,
+        key: bytes,
+        kind: str,
+        inp: resources_pb2.Input,
+        config: _Config,
+    ) -> None:
+        self.model = node.model
+        self.seed = (key, workflow_id, node.id)
+        self.kind = kind
+        self.input = inp
+        self.config = config
+
+    def param(self, name: str, default: float) -> float:
+        value = self.model.output_info.params.fields.get(name)
+        return value.number_value if value is not None else default
+
+    def units(self, count: int, *parts: Any) -> tuple[float, ...]:
+        return _units(count, *self.seed, *parts)
+
+    def ranked(self, *parts: Any) -> list[resources_pb2.Concept]:
+        """The model's concepts, scored for this input, best first."""
+        vocabulary = self.model.output_info.data.concepts
+        scores = self.units(len(vocabulary), *parts)
+        ranked = sorted(zip(scores, range(len(vocabulary)), strict=True), reverse=True)
+        return [
+            resources_pb2.Concept(
+                id=vocabulary[i].id, name=vocabulary[i].name, value=score, app_id="main"
+            )
+            for score, i in ranked
+        ]
+
+    def concepts(self, *parts: Any) -> list[resources_pb2.Concept]:
+        """The ranked concepts that ``output_config`` lets through."""
+        config = self.config
+        return [c for c in self.ranked(*parts) if c.value >= config.min_value][
+            : config.max_concepts
+        ]
+
+    def box(self, *parts: Any) -> resources_pb2.BoundingBox:
+        top, left, height, width = self.units(4, "box", *parts)
+        return resources_pb2.BoundingBox(
+            top_row=round(top * 0.6, 4),
+            left_col=round(left * 0.6, 4),
+            bottom_row=round(top * 0.6 + 0.1 + height * 0.3, 4),
+            right_col=round(left * 0.6 + 0.1 + width * 0.3, 4),
+        )
+
+    def count(self, limit: int, *parts: Any) -> int:
+        """A number from 1 to ``limit``."""
+        return 1 + int(self.units(1, "count", *parts)[0] * limit)
+
+
+def _output(node: _Node) -> resources_pb2.Output:
     model = node.model
-    seed = (key, workflow_id, node.id)
-    params = model.output_info.params
-    kind_of_model = model.model_type_id
-    data = resources_pb2.Data()
-    if kind_of_model in ("visual-classifier", "text-classifier"):
-        if kind == "video":
-            data.frames.extend(_frames(model, seed, config, int(_param(params, "frames", 3))))
-        else:
-            data.concepts.extend(_concepts(model, seed, config))
-    elif kind_of_model in ("visual-embedder", "text-embedder"):
-        dims = int(_param(params, "dimensions", 512))
-        vector = [2 * u - 1 for u in _units(dims, *seed, "embedding")]
-        data.embeddings.add(vector=vector, num_dimensions=dims)
-    else:  # visual-detector, ocr
-        limit = int(_param(params, "max_regions", 5 if kind_of_model == "visual-detector" else 4))
-        data.regions.extend(_regions(model, seed, limit, ocr=kind_of_model == "ocr"))
-    return resources_pb2.Output(
-        id=_digest(*seed, "output").hex(),
+    output = resources_pb2.Output(
+        id=_digest(*node.seed, "output").hex(),
         status=status(status_code_pb2.SUCCESS, "Ok"),
         model=resources_pb2.Model(
             id=model.id,
@@ -189,76 +218,299 @@ def _output(
             model_type_id=model.model_type_id,
             model_version=resources_pb2.ModelVersion(id=model.model_version.id),
         ),
-        data=data,
     )
+    MODEL_TYPES[model.model_type_id].produce(node, output)
+    return output
 
 
-def _param(params: Any, name: str, default: float) -> float:
-    value = params.fields.get(name)
-    return value.number_value if value is not None else default
+# --- what each model type produces ----------------------------------------------------------
 
 
-def _scored(model: resources_pb2.Model, *seed: Any) -> list[resources_pb2.Concept]:
-    vocabulary = model.output_info.data.concepts
-    scores = _units(len(vocabulary), *seed)
-    ranked = sorted(zip(scores, range(len(vocabulary)), strict=True), reverse=True)
-    return [
-        resources_pb2.Concept(
-            id=vocabulary[i].id, name=vocabulary[i].name, value=score, app_id="main"
-        )
-        for score, i in ranked
-    ]
-
-
-def _concepts(
-    model: resources_pb2.Model, seed: tuple[Any, ...], config: _Config
-) -> list[resources_pb2.Concept]:
-    ranked = _scored(model, *seed, "concepts")
-    return [c for c in ranked if c.value >= config.min_value][: config.max_concepts]
-
-
-def _frames(
-    model: resources_pb2.Model, seed: tuple[Any, ...], config: _Config, count: int
-) -> list[resources_pb2.Frame]:
-    frames = []
+def _classify(node: _Node, output: resources_pb2.Output) -> None:
+    data = output.data
+    if node.kind != "video":
+        data.concepts.extend(node.concepts("concepts"))
+        return
+    every = node.input.settings.sample_rate_ms or 1000
+    count = int(node.param("frames", 0)) or max(1, math.ceil(VIDEO_MS / every))
     for index in range(count):
-        ranked = _scored(model, *seed, "frame", index)
-        concepts = [c for c in ranked if c.value >= config.min_value][: config.max_concepts]
-        frames.append(
-            resources_pb2.Frame(
-                id=_digest(*seed, "frame", index).hex(),
-                frame_info=resources_pb2.FrameInfo(index=index, time=index * 1000),
-                data=resources_pb2.Data(concepts=concepts),
-            )
+        data.frames.add(
+            id=_digest(*node.seed, "frame", index).hex(),
+            frame_info=resources_pb2.FrameInfo(index=index, time=index * every),
+            data=resources_pb2.Data(concepts=node.concepts("frame", index)),
         )
-    return frames
 
 
-def _regions(
-    model: resources_pb2.Model, seed: tuple[Any, ...], limit: int, *, ocr: bool
-) -> list[resources_pb2.Region]:
-    count = 1 + int(_units(1, *seed, "count")[0] * limit)
+def _embed(node: _Node, output: resources_pb2.Output) -> None:
+    dims = int(node.param("dimensions", 512))
+    vector = [2 * u - 1 for u in node.units(dims, "embedding")]
+    output.data.embeddings.add(vector=vector, num_dimensions=dims)
+
+
+def _regions(node: _Node, output: resources_pb2.Output, default_limit: int) -> list[Any]:
+    """Regions with a box each, scored by their top concept; returns them to fill in."""
+    count = node.count(int(node.param("max_regions", default_limit)))
     regions = []
     for index in range(count):
-        top, left, height, width = _units(4, *seed, "box", index)
-        box = resources_pb2.BoundingBox(
-            top_row=round(top * 0.6, 4),
-            left_col=round(left * 0.6, 4),
-            bottom_row=round(top * 0.6 + 0.1 + height * 0.3, 4),
-            right_col=round(left * 0.6 + 0.1 + width * 0.3, 4),
+        ranked = node.ranked("region", index)
+        region = output.data.regions.add(
+            id=_digest(*node.seed, "region", index).hex(), value=ranked[0].value
         )
-        ranked = _scored(model, *seed, "region", index)
-        data = resources_pb2.Data()
-        if ocr:
-            data.text.raw = " ".join(c.name for c in ranked[:2])
-        else:
-            data.concepts.extend(ranked[:3])
-        regions.append(
-            resources_pb2.Region(
-                id=_digest(*seed, "region", index).hex(),
-                value=ranked[0].value,
-                region_info=resources_pb2.RegionInfo(bounding_box=box),
-                data=data,
-            )
-        )
+        region.region_info.bounding_box.CopyFrom(node.box(index))
+        regions.append((region, ranked))
     return regions
+
+
+def _detect(node: _Node, output: resources_pb2.Output) -> None:
+    for region, ranked in _regions(node, output, 5):
+        region.data.concepts.extend(ranked[:3])
+
+
+def _read_text(node: _Node, output: resources_pb2.Output) -> None:
+    for region, ranked in _regions(node, output, 4):
+        region.data.text.raw = " ".join(c.name for c in ranked[:2])
+
+
+def _segment(node: _Node, output: resources_pb2.Output) -> None:
+    """Masks (a filled ellipse over the box, as a PNG) and the ellipse as a polygon."""
+    for index, (region, ranked) in enumerate(_regions(node, output, 3)):
+        region.data.concepts.extend(ranked[:1])
+        width, height = 48, 32
+        shade = 160 + int(node.units(1, "shade", index)[0] * 95)
+        rows = []
+        for y in range(height):
+            row = bytearray()
+            for x in range(width):
+                inside = ((x + 0.5) / width - 0.5) ** 2 + ((y + 0.5) / height - 0.5) ** 2 < 0.25
+                row += bytes((shade,) * 3 if inside else (0, 0, 0))
+            rows.append(row)
+        info = region.region_info
+        info.mask.image.base64 = png(width, height, rows)
+        info.mask.image.image_info.width, info.mask.image.image_info.height = width, height
+        box = info.bounding_box
+        middle_row, middle_col = (
+            (box.top_row + box.bottom_row) / 2,
+            (box.left_col + box.right_col) / 2,
+        )
+        half_rows, half_cols = (
+            (box.bottom_row - box.top_row) / 2,
+            (box.right_col - box.left_col) / 2,
+        )
+        for k in range(12):
+            angle = 2 * math.pi * k / 12
+            info.polygon.points.add(
+                row=round(middle_row + half_rows * math.sin(angle), 4),
+                col=round(middle_col + half_cols * math.cos(angle), 4),
+            )
+
+
+# Where a keypointer's points sit within a person's box, as (row, col) fractions of the box.
+_SKELETON = ((0.1, 0.5), (0.3, 0.2), (0.3, 0.8), (0.6, 0.5), (0.95, 0.3), (0.95, 0.7))
+
+
+def _keypoints(node: _Node, output: resources_pb2.Output) -> None:
+    for index, (region, ranked) in enumerate(_regions(node, output, 2)):
+        region.data.concepts.extend(ranked[:1])
+        box = region.region_info.bounding_box
+        jitter = node.units(2 * len(_SKELETON), "keypoints", index)
+        for k, (row, col) in enumerate(_SKELETON):
+            region.region_info.keypoint_locations.add(
+                row=round(
+                    box.top_row
+                    + (row + (jitter[2 * k] - 0.5) * 0.05) * (box.bottom_row - box.top_row),
+                    4,
+                ),
+                col=round(
+                    box.left_col
+                    + (col + (jitter[2 * k + 1] - 0.5) * 0.05) * (box.right_col - box.left_col),
+                    4,
+                ),
+            )
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _entities(node: _Node, output: resources_pb2.Output) -> None:
+    """Named entities: capitalized words of the input text, each a span with its label."""
+    text = node.input.data.text.raw
+    for index, word in enumerate(m for m in _WORD.finditer(text) if m.group()[0].isupper()):
+        ranked = node.ranked("entity", word.group())
+        region = output.data.regions.add(
+            id=_digest(*node.seed, "entity", index).hex(), value=ranked[0].value
+        )
+        region.region_info.span.CopyFrom(
+            resources_pb2.Span(char_start=word.start(), char_end=word.end(), raw_text=word.group())
+        )
+        region.data.concepts.append(ranked[0])
+
+
+# The W3C names the color recognizer answers with, and their colors.
+_W3C = {
+    "Black": (0, 0, 0),
+    "White": (255, 255, 255),
+    "Gray": (128, 128, 128),
+    "Red": (255, 0, 0),
+    "Orange": (255, 165, 0),
+    "Gold": (255, 215, 0),
+    "Green": (0, 128, 0),
+    "Teal": (0, 128, 128),
+    "SteelBlue": (70, 130, 180),
+    "Navy": (0, 0, 128),
+    "Purple": (128, 0, 128),
+    "Brown": (165, 42, 42),
+    "YellowGreen": (154, 205, 50),
+    "Khaki": (240, 230, 140),
+    "Pink": (255, 192, 203),
+    "Turquoise": (64, 224, 208),
+    "SkyBlue": (135, 206, 235),
+    "Olive": (128, 128, 0),
+    "Maroon": (128, 0, 0),
+    "Salmon": (250, 128, 114),
+}
+
+
+def _colors(node: _Node, output: resources_pb2.Output) -> None:
+    count = node.count(4)
+    shares = node.units(count, "shares")
+    total = sum(shares)
+    for index in range(count):
+        r, g, b = (int(u * 255) for u in node.units(3, "color", index))
+        name, (wr, wg, wb) = min(
+            _W3C.items(),
+            key=lambda item: sum((a - c) ** 2 for a, c in zip(item[1], (r, g, b), strict=True)),
+        )
+        output.data.colors.add(
+            raw_hex=f"#{r:02x}{g:02x}{b:02x}",
+            w3c=resources_pb2.W3C(hex=f"#{wr:02x}{wg:02x}{wb:02x}", name=name),
+            value=round(shares[index] / total, 4),
+        )
+
+
+def _cluster(node: _Node, output: resources_pb2.Output) -> None:
+    for index in range(node.count(2)):
+        count, score = node.units(2, "cluster", index)
+        output.data.clusters.add(
+            id=f"cluster-{int(node.units(1, 'id', index)[0] * 64):02d}",
+            count=1 + int(count * 500),
+            score=round(score, 4),
+        )
+
+
+def _generate_image(node: _Node, output: resources_pb2.Output) -> None:
+    """A picture of two colors and a band, drawn for this input."""
+    width, height = 96, 64
+    top, bottom, band = ([int(u * 255) for u in node.units(3, "color", n)] for n in range(3))
+    rows = []
+    for y in range(height):
+        t = y / (height - 1)
+        pixel = bytes(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True))
+        row = bytearray(pixel * width)
+        if height // 3 <= y < height // 2:
+            row[24 * 3 : 72 * 3] = bytes(band) * 48
+        rows.append(row)
+    image = output.data.image
+    image.base64 = png(width, height, rows)
+    image.image_info.width, image.image_info.height = width, height
+    image.image_info.format = "PNG"
+
+
+def _speak(node: _Node, output: resources_pb2.Output) -> None:
+    """A short tone for this input's text, as an 8 kHz WAV."""
+    rate, seconds = 8000, 0.4
+    pitch = 300 + 400 * node.units(1, "pitch")[0]
+    samples = bytes(
+        int(128 + 90 * math.sin(2 * math.pi * pitch * i / rate)) for i in range(int(rate * seconds))
+    )
+    audio = output.data.audio
+    audio.base64 = wav(samples, rate)
+    audio.audio_info.audio_format = "WAV"
+    audio.audio_info.sample_rate = rate
+    audio.audio_info.duration_seconds = seconds
+
+
+def _track(node: _Node, output: resources_pb2.Output) -> None:
+    """Objects followed through the video (tracks, with a box per second), and what happens when
+    (time segments)."""
+    seconds = VIDEO_MS / 1000
+    data = output.data
+    for index in range(node.count(2, "tracks")):
+        begin, length = node.units(2, "track", index)
+        begin = round(begin * seconds / 2, 2)
+        end = round(min(seconds, begin + 0.5 + length * seconds / 2), 2)
+        ranked = node.ranked("track", index)
+        track = data.tracks.add(
+            id=f"track-{index + 1}",
+            time_info=resources_pb2.TimeInfo(begin_time=begin, end_time=end),
+        )
+        track.data.concepts.append(ranked[0])
+        for second in range(int(begin), int(end) + 1):
+            track.data.regions.add(
+                id=_digest(*node.seed, "track", index, second).hex(),
+                value=ranked[0].value,
+                track_id=track.id,
+                region_info=resources_pb2.RegionInfo(bounding_box=node.box(index, second)),
+            )
+    edges = [0.0, *sorted(round(u * seconds, 2) for u in node.units(2, "cuts")), seconds]
+    for index, (begin, end) in enumerate(zip(edges, edges[1:], strict=False)):
+        if end > begin:
+            data.time_segments.add(
+                id=f"segment-{index + 1}",
+                time_info=resources_pb2.TimeInfo(begin_time=begin, end_time=end),
+                data=resources_pb2.Data(concepts=node.concepts("segment", index)[:2]),
+            )
+
+
+_VOCABULARY = "the a station train arrives city light morning busy people quiet evening".split()
+
+
+def _write(node: _Node, output: resources_pb2.Output) -> None:
+    """A text answer made for the input, and the tokens it took: words stand in for tokens, and
+    a prompt seen before (every prompt, here) has half its tokens cached."""
+    prompt = node.input.data.text.raw or node.input.data.text.url
+    words = [_VOCABULARY[int(u * len(_VOCABULARY))] for u in node.units(12, "words")]
+    answer = f"Answer: {' '.join(words).capitalize()}."
+    output.data.text.raw = answer
+    output.prompt_tokens = len(prompt.split()) + 8
+    output.completion_tokens = len(answer.split())
+    output.cached_tokens = output.prompt_tokens // 2
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """What a node of one ``model_type_id`` takes and gives, and how its output is made."""
+
+    produce: Callable[[_Node, resources_pb2.Output], None]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    needs_concepts: bool = True
+
+
+#: The ``model_type_id`` values the emulator answers for.
+MODEL_TYPES: dict[str, ModelKind] = {
+    "visual-classifier": ModelKind(_classify, ("image", "video"), ("concepts", "frames")),
+    "text-classifier": ModelKind(_classify, ("text",), ("concepts",)),
+    "visual-embedder": ModelKind(_embed, ("image",), ("embeddings",), needs_concepts=False),
+    "text-embedder": ModelKind(_embed, ("text",), ("embeddings",), needs_concepts=False),
+    "visual-detector": ModelKind(_detect, ("image",), ("regions",)),
+    "ocr": ModelKind(_read_text, ("image",), ("regions",)),
+    "visual-segmenter": ModelKind(_segment, ("image",), ("regions",)),
+    "visual-keypointer": ModelKind(_keypoints, ("image",), ("regions",)),
+    "text-token-classifier": ModelKind(_entities, ("text",), ("regions",)),
+    "color-recognizer": ModelKind(_colors, ("image",), ("colors",), needs_concepts=False),
+    "clusterer": ModelKind(_cluster, ("image",), ("clusters",), needs_concepts=False),
+    "image-to-image": ModelKind(_generate_image, ("image",), ("image",), needs_concepts=False),
+    "text-to-audio": ModelKind(_speak, ("text",), ("audio",), needs_concepts=False),
+    "visual-tracker": ModelKind(_track, ("video",), ("tracks", "time_segments")),
+    "text-to-text": ModelKind(_write, ("text",), ("text",), needs_concepts=False),
+}
+
+
+def model_type(model_type_id: str) -> resources_pb2.ModelType | None:
+    """The ``ModelType`` for ``model_type_id``, or ``None`` when the emulator has no such type."""
+    kind = MODEL_TYPES.get(model_type_id)
+    if kind is None:
+        return None
+    return resources_pb2.ModelType(
+        id=model_type_id, input_fields=list(kind.inputs), output_fields=list(kind.outputs)
+    )

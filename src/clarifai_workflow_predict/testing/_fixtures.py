@@ -8,22 +8,12 @@ from pathlib import Path
 from clarifai_grpc.grpc.api import resources_pb2
 from google.protobuf import text_format
 
-__all__ = ["BUNDLED_FIXTURES", "MODEL_TYPES", "FixtureError", "load_workflows"]
+from ._emulate import MODEL_TYPES
+
+__all__ = ["BUNDLED_FIXTURES", "FixtureError", "load_workflows"]
 
 #: The workflows that ship with the package.
 BUNDLED_FIXTURES = Path(__file__).resolve().parent / "proto_fixtures"
-
-#: The ``model_type_id`` values the emulator knows how to answer for.
-MODEL_TYPES = frozenset(
-    {
-        "visual-classifier",
-        "text-classifier",
-        "visual-embedder",
-        "text-embedder",
-        "visual-detector",
-        "ocr",
-    }
-)
 _HEADER = "# proto-message: clarifai.api.Workflow"
 
 
@@ -68,12 +58,12 @@ def _load(path: Path) -> resources_pb2.Workflow:
         model = node.model
         if not model.id:
             raise FixtureError(f"{where}: model.id is missing")
-        if model.model_type_id not in MODEL_TYPES:
+        kind = MODEL_TYPES.get(model.model_type_id)
+        if kind is None:
             raise FixtureError(
                 f"{where}: unknown model_type_id {model.model_type_id!r}; "
                 f"expected one of {', '.join(sorted(MODEL_TYPES))}"
             )
-        needs_concepts = model.model_type_id not in ("visual-embedder", "text-embedder")
-        if needs_concepts and not model.output_info.data.concepts:
+        if kind.needs_concepts and not model.output_info.data.concepts:
             raise FixtureError(f"{where}: a {model.model_type_id} needs output_info.data.concepts")
     return workflow
