@@ -86,6 +86,7 @@ TARGETS: dict[str, Target] = {
     "sync floor": at_most(1.10),
     "async floor": at_least(0.90),
     "import": at_most(1.10),
+    "import otel": at_most(1.10),
     "320 inputs": at_most(1.30),
 }
 
@@ -448,15 +449,20 @@ def async_throughput(server: Server, scale: Scale) -> list[Row]:
 
 # --- 4. import time -------------------------------------------------------------------------
 
-IMPORT_PROBE = "import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+IMPORT_PROBE = (
+    "import sys, time; {setup}; t = time.perf_counter(); {statement}; "
+    "print(time.perf_counter() - t)"
+)
+#: Makes ``import opentelemetry`` fail, as when the ``otel`` extra is not installed.
+WITHOUT_OTEL = "sys.modules['opentelemetry'] = None"
 
 
-def _import(statement: str) -> Callable[[], float]:
+def _import(statement: str, setup: str = "pass") -> Callable[[], float]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
     def run() -> float:
         out = subprocess.run(
-            [sys.executable, "-c", IMPORT_PROBE.format(statement=statement)],
+            [sys.executable, "-c", IMPORT_PROBE.format(setup=setup, statement=statement)],
             capture_output=True,
             text=True,
             check=True,
@@ -476,6 +482,7 @@ def import_time(scale: Scale) -> list[Row]:
     if importlib.util.find_spec("clarifai") is not None:
         statements["sdk"] = "from clarifai.client.workflow import Workflow"
     probes = {name: _import(statement) for name, statement in statements.items()}
+    probes["client without otel"] = _import(statements["client"], WITHOUT_OTEL)
     for probe in probes.values():
         probe()  # writes the bytecode caches
     # Each probe reports the import's own time, measured inside its fresh process.
@@ -503,6 +510,18 @@ def import_time(scale: Scale) -> list[Row]:
             ms(mine),
             ms(theirs),
             value,
+        )
+    )
+    value, mine, theirs = ratio(times, "client", "client without otel")
+    rows.append(
+        Row(
+            section,
+            "that with `opentelemetry-api` installed vs without it (tracing loads it at the "
+            "first call, never at import)",
+            ms(mine),
+            ms(theirs),
+            value,
+            "import otel",
         )
     )
     if "sdk" in times:

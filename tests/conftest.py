@@ -26,6 +26,16 @@ def fast_retry() -> RetryPolicy:
     return FAST_RETRY
 
 
+@pytest.fixture(params=("sync", "async"))
+def harness(request: pytest.FixtureRequest) -> Any:
+    """Each client kind in turn, behind one synchronous face (``tests.clients.Harness``)."""
+    from .clients import Harness
+
+    made = Harness(request.param)
+    yield made
+    made.close()
+
+
 class Reliability:
     """Counters the fault, load and hygiene tests add to; ``make reliability`` writes them to
     ``docs/reliability.md`` (the environment variable ``RELIABILITY_REPORT`` names the JSON file)."""

@@ -16,6 +16,19 @@ Response = service_pb2.PostWorkflowResultsResponse
 Handler = Callable[[Request, grpc.ServicerContext, int], Response]
 
 
+class Clock:
+    """A monotonic clock that moves only when told: simulated time for the unit tests."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def ok_status(code: int = status_code_pb2.SUCCESS, description: str = "Ok") -> status_pb2.Status:
     return status_pb2.Status(code=code, description=description)
 

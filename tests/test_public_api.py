@@ -8,6 +8,7 @@ import pytest
 
 import clarifai_workflow_predict as cwp
 from clarifai_workflow_predict import errors
+from clarifai_workflow_predict._options import UNSET
 
 PUBLIC = {
     "WorkflowClient",
@@ -100,10 +101,24 @@ def test_client_signature() -> None:
         ("max_concurrency", kw, 4),
         ("batch_size", kw, 32),
         ("rate_limit", kw, "adaptive"),
+        ("channel_options", kw, ()),
+        ("compression", kw, None),
+        ("interceptors", kw, ()),
         ("allow_insecure_pat", kw, False),
     ]
     assert params(cwp.WorkflowClient) == expected
     assert params(cwp.AsyncWorkflowClient) == expected
+
+
+@pytest.mark.parametrize("client", [cwp.WorkflowClient, cwp.AsyncWorkflowClient])
+def test_with_options_signature(client: type) -> None:
+    kw = inspect.Parameter.KEYWORD_ONLY
+    assert params(client.with_options) == [
+        (name, kw, UNSET)
+        for name in ("timeout", "retry", "rate_limit", "metadata", "user_id", "app_id")
+    ]
+    # A plain method on both clients: derived clients are built, never awaited.
+    assert not inspect.iscoroutinefunction(client.with_options)
 
 
 @pytest.mark.parametrize("client", [cwp.WorkflowClient, cwp.AsyncWorkflowClient])
@@ -121,11 +136,15 @@ def test_predict_signatures(client: type) -> None:
         ("workflow_state_id", kw, None),
         ("timeout", kw, None),
         ("metadata", kw, None),
+        ("retry", kw, UNSET),
+        ("favor_clarifai_workflows", kw, None),
     ]
+    assert params(client.predict_iter)[2:] == params(client.predict)[2:]
     assert params(client.predict_request) == [
         ("request", positional, inspect.Parameter.empty),
         ("timeout", kw, None),
         ("metadata", kw, None),
+        ("retry", kw, UNSET),
     ]
 
 

@@ -6,13 +6,16 @@ attempt, sleep between attempts and run chunks concurrently.
 
 from __future__ import annotations
 
+import copy
 import os
 import weakref
 from typing import TYPE_CHECKING, Any, Sequence
 
+import grpc
 from clarifai_grpc.grpc.api import service_pb2
 
 from . import _auth, _channel, _request
+from ._options import UNSET, CallOptions
 from ._ratelimit import RateLimiter, check_rate_limit
 from ._retry import Attempts, Deadline, RetryPolicy
 from .errors import InputError
@@ -20,18 +23,13 @@ from .errors import InputError
 if TYPE_CHECKING:
     from ._stream import Stream
 
-__all__ = ["BaseClient"]
+__all__ = ["BaseClient", "Call"]
 
 _DEFAULT_RETRY = RetryPolicy()
 #: How long one ``predict_iter`` request may wait in all, retries included, when the call gives
 #: no ``timeout``: long enough to ride out a model's cold start of several minutes (Clarifai's
 #: own SDK waits up to 10), while each attempt still ends within the client's ``timeout``.
 STREAM_REQUEST_DEADLINE = 600.0
-
-#: A call's keyword arguments, in the order of the public signatures: ``user_id``, ``app_id``,
-#: ``version_id``, ``output_config``, ``node_runner_selectors``, ``workflow_state_id``,
-#: ``timeout``, ``metadata``. The clients pass them on as one tuple.
-CallOptions = tuple[Any, Any, Any, Any, Any, Any, Any, Any]
 
 # Clients alive in this process, so a forked child can reset what the fork broke.
 _LIVE: weakref.WeakSet[BaseClient] = weakref.WeakSet()
@@ -49,9 +47,10 @@ PREDICT_DOC = """Run ``inputs`` through a workflow; ``results[i]`` belongs to ``
 ``inputs`` is one input or a sequence: ``Input``, ``resources_pb2.Input``, an ``http(s)://``
 URL (an image), ``bytes`` (an image) or an ``os.PathLike`` (a file). ``user_id``/``app_id``
 override the client's owner ids for this call; ``version_id``, ``output_config`` (an
-``OutputConfig`` or a dict of its fields), ``node_runner_selectors`` and ``workflow_state_id``
-go into the request; ``metadata`` adds call metadata. ``timeout`` (default: the client's) is
-one deadline for the whole call, retries and chunks included.
+``OutputConfig`` or a dict of its fields), ``node_runner_selectors``, ``workflow_state_id`` and
+``favor_clarifai_workflows`` go into the request; ``metadata`` adds call metadata; ``retry``
+replaces the client's ``RetryPolicy`` for this call (``None``: no retries). ``timeout``
+(default: the client's) is one deadline for the whole call, retries and chunks included.
 
 Raises ``InputError`` before sending anything when the arguments are bad, and an ``ApiError``
 or ``TransportError`` subclass when the call fails. A failed input shows in its own
@@ -68,15 +67,44 @@ deploying for up to 10 minutes, so a stream rides out a cold start. A failed req
 that is not an input (status ``INPUT_INVALID_ARGUMENT``), comes back as failed results; the
 stream raises only for arguments that are wrong from the start, and when a request fails for
 authentication, permission or not-found reasons, which every later request would share.
-Stopping the iteration early cancels the requests in flight.
+Stopping the iteration early cancels the requests in flight; closing the client ends it with
+``RuntimeError``.
 """
 
 PREDICT_REQUEST_DOC = """Send a request you built, adding auth, the deadline and retries.
 
 Returns the response unchanged whatever its in-band status; raises only when the RPC itself
 fails (``TransportError``, or the auth errors for gRPC UNAUTHENTICATED / PERMISSION_DENIED).
-No chunking, no conversion.
+No chunking, no conversion. ``retry`` replaces the client's policy for this call.
 """
+
+WITH_OPTIONS_DOC = """A client with other defaults, sharing this one's channel, pool and limiter.
+
+Only the arguments given change: ``timeout``, ``retry`` (``None`` turns retries off),
+``rate_limit`` (a limiter of its own), ``metadata`` (sent on every call, before a call's own),
+``user_id`` and ``app_id``. Closing it leaves the shared channel to the client that opened it;
+closing that one closes the channel for every client derived from it.
+"""
+
+
+class Call:
+    """How a call's requests are sent: ``sending`` (the keyword arguments of each attempt
+    besides its timeout: metadata, and compression when there is one, since a caller's channel
+    may not take it), the retry policy, and each attempt's cap (``per_attempt``, for streams)."""
+
+    __slots__ = ("sending", "retry", "per_attempt")
+
+    def __init__(
+        self,
+        metadata: _auth.Metadata,
+        retry: RetryPolicy | None,
+        compression: grpc.Compression | None,
+    ) -> None:
+        self.sending: dict[str, Any] = {"metadata": metadata}
+        if compression is not None:
+            self.sending["compression"] = compression
+        self.retry = retry
+        self.per_attempt: float | None = None
 
 
 class BaseClient:
@@ -101,9 +129,13 @@ class BaseClient:
         max_concurrency: int = 4,
         batch_size: int = _request.MAX_INPUTS_PER_REQUEST,
         rate_limit: str | float | None = "adaptive",
+        channel_options: Sequence[tuple[str, Any]] = (),
+        compression: grpc.Compression | None = None,
+        interceptors: Sequence[Any] = (),
         allow_insecure_pat: bool = False,
     ) -> None:
         self._closed = True  # until construction succeeds, so close() has nothing to undo
+        self._owns = True  # whether closing this client closes the connection
         # Results and their conversion load with the first client, not with the package, so
         # importing stays cheap; predict() then reaches them through this attribute.
         from . import _response
@@ -115,27 +147,33 @@ class BaseClient:
         self.app_id = _auth.env(app_id, _auth.APP_ID_ENV)
         self._owner = _request.user_app_id(self.user_id, self.app_id)
         self.timeout = _check_timeout(timeout, "timeout")
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise InputError(f"retry must be a RetryPolicy or None, got {type(retry).__name__}")
-        self.retry = retry
+        self.retry = _check_retry(retry)
         self.max_concurrency = _check_int(max_concurrency, "max_concurrency", 1, 1024)
         self.batch_size = _check_int(batch_size, "batch_size", 1, _request.MAX_INPUTS_PER_REQUEST)
         self.rate_limit = check_rate_limit(rate_limit)
         self._limiter = RateLimiter(self.rate_limit) if self.rate_limit is not None else None
-        self._drop_in = channel is not None or stub is not None
-        if self._drop_in:
+        if compression is not None and not isinstance(compression, grpc.Compression):
+            raise InputError(
+                f"compression must be a grpc.Compression, got {type(compression).__name__}"
+            )
+        self.compression = compression
+        self._options = _channel.channel_options(channel_options)
+        self._interceptors = _check_interceptors(interceptors, self._aio)
+        if channel is not None or stub is not None:
             if channel is not None and stub is not None:
                 raise InputError("pass channel= or stub=, not both")
             for name, value in (
                 ("target", target),
                 ("root_certificates", root_certificates),
+                ("channel_options", channel_options or None),
+                ("interceptors", interceptors or None),
             ):
                 if value is not None:
                     raise InputError(f"{name}= has no effect with a channel= or stub= of yours")
             if insecure:
                 raise InputError("insecure= has no effect with a channel= or stub= of yours")
             self.target = None
-            self._method = self._drop_in_method(channel, stub)
+            self._conn = self._connect(self._drop_in_method(channel, stub))
         else:
             self.target = _channel.resolve_target(target)
             if pat is None and not _channel.is_loopback(_channel.host_of(self.target)):
@@ -151,16 +189,55 @@ class BaseClient:
                 self._credentials = None
             else:
                 self._credentials = _channel.credentials(root_certificates)
-        self._start()
+            self._conn = self._connect(None)
         self._closed = False
         _LIVE.add(self)
 
-    def _start(self) -> None:
-        """Open what the client owns (the sync client's channel; the async one is lazy)."""
+    def _connect(self, drop_in: Any) -> Any:
+        """The connection: the caller's bound method (``drop_in``), or one the client opens."""
         raise NotImplementedError
+
+    def _open(self, module: Any) -> Any:
+        """A new channel of the client's own, from ``module`` (``grpc`` or ``grpc.aio``)."""
+        assert self.target is not None
+        return _channel.open_channel(
+            module, self.target, self._credentials, self._options, self._interceptors
+        )
 
     def _after_fork(self) -> None:
         """Reset, in a forked child, the state that did not survive the fork."""
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = UNSET,
+        retry: RetryPolicy | None = UNSET,
+        rate_limit: str | float | None = UNSET,
+        metadata: Sequence[tuple[str, str]] = UNSET,
+        user_id: str | None = UNSET,
+        app_id: str | None = UNSET,
+    ) -> Any:
+        self._check_open()
+        derived = copy.copy(self)
+        derived._owns = False
+        if timeout is not UNSET:
+            derived.timeout = _check_timeout(timeout, "timeout")
+        if retry is not UNSET:
+            derived.retry = _check_retry(retry)
+        if rate_limit is not UNSET:
+            derived.rate_limit = check_rate_limit(rate_limit)
+            limit = derived.rate_limit
+            derived._limiter = RateLimiter(limit) if limit is not None else None
+        if metadata is not UNSET:
+            derived._metadata = _auth.extra_metadata(self._metadata, metadata)
+        if user_id is not UNSET or app_id is not UNSET:
+            derived.user_id = self.user_id if user_id is UNSET else user_id
+            derived.app_id = self.app_id if app_id is UNSET else app_id
+            derived._owner = _request.user_app_id(derived.user_id, derived.app_id)
+        _LIVE.add(derived)
+        return derived
+
+    with_options.__doc__ = WITH_OPTIONS_DOC
 
     def _drop_in_method(self, channel: Any, stub: Any) -> Any:
         if stub is not None:
@@ -179,70 +256,75 @@ class BaseClient:
                 " (an aio channel belongs with AsyncWorkflowClient)"
                 if is_aio
                 else " (a sync channel belongs with WorkflowClient)"
-                if self._aio
+                if self._aio and isinstance(channel, grpc.Channel)
                 else ""
             )
             raise InputError(f"channel= must be {wanted}, got {type(channel).__name__}{hint}")
         return _channel.bind(channel, ours=False)
 
     def _check_open(self) -> None:
-        if self._closed:
+        if self._closed or self._conn.closed:
             raise RuntimeError(f"{type(self).__name__} is closed; make a new one to predict")
 
     def _prepare(
         self, workflow_id: str, inputs: Any, options: CallOptions
-    ) -> tuple[_request.Plan, Deadline, _auth.Metadata]:
+    ) -> tuple[_request.Plan, Deadline, Call]:
         """Everything ``predict`` does before its first RPC."""
-        fields, timeout, metadata = self._call(workflow_id, options)
-        return _request.plan(fields, inputs, self.batch_size), Deadline(timeout), metadata
+        fields, timeout, call = self._call(workflow_id, options)
+        return _request.plan(fields, inputs, self.batch_size), Deadline(timeout), call
 
     def _prepare_stream(
         self, workflow_id: str, inputs: Any, options: CallOptions
-    ) -> tuple[Stream, float | None, float | None, _auth.Metadata]:
+    ) -> tuple[Stream, float | None, Call]:
         """Everything ``predict_iter`` does before reading its inputs: returns the stream, each
-        request's deadline and per-attempt timeout, and the call metadata."""
+        request's deadline, and how its requests are sent."""
         from ._stream import Stream
 
-        fields, timeout, metadata = self._call(workflow_id, options)
-        if options[6] is not None:  # a timeout given: it bounds each request, retries included
-            each, per_attempt = timeout, None
+        fields, timeout, call = self._call(workflow_id, options)
+        if options.timeout is not None:  # given: it bounds each request, retries included
+            each = timeout
         else:
             each = None if timeout is None else max(STREAM_REQUEST_DEADLINE, timeout)
-            per_attempt = timeout
-        return Stream(inputs, fields, self.batch_size), each, per_attempt, metadata
+            call.per_attempt = timeout
+        return Stream(inputs, fields, self.batch_size), each, call
 
     def _pace(self) -> float | None:
         """Requests per second the client is paced at now, or ``None`` while it is not."""
         return self._limiter.rate if self._limiter is not None else None
 
-    def _attempts(self, deadline: Deadline, per_attempt: float | None = None) -> Attempts:
-        """The attempts of one request: this client's retry policy and pace."""
-        return Attempts(self.retry, deadline, self._limiter, per_attempt=per_attempt)
+    def _attempts(self, deadline: Deadline, call: Call, span: Any) -> Attempts:
+        """The attempts of one request: its retry policy, the client's pace, its trace."""
+        return Attempts(
+            call.retry, deadline, self._limiter, per_attempt=call.per_attempt, span=span
+        )
 
     def _call(
         self, workflow_id: str, options: CallOptions
-    ) -> tuple[dict[str, Any], float | None, _auth.Metadata]:
-        """A call's request fields, timeout and metadata, from its arguments, validated."""
+    ) -> tuple[dict[str, Any], float | None, Call]:
+        """A call's request fields, timeout and how it is sent, from its arguments, validated."""
         self._check_open()
-        user_id, app_id, version_id, output_config, selectors, state_id, timeout, metadata = options
         fields = _request.request_fields(
             workflow_id,
-            owner=self._owner_for(user_id, app_id),
-            version_id=version_id,
-            output_config=output_config,
-            node_runner_selectors=selectors,
-            workflow_state_id=state_id,
+            owner=self._owner_for(options.user_id, options.app_id),
+            version_id=options.version_id,
+            output_config=options.output_config,
+            node_runner_selectors=options.node_runner_selectors,
+            workflow_state_id=options.workflow_state_id,
+            favor_clarifai_workflows=options.favor_clarifai_workflows,
         )
-        return fields, self._timeout(timeout), _auth.extra_metadata(self._metadata, metadata)
+        return fields, self._timeout(options.timeout), self._sending(options)
+
+    def _sending(self, options: CallOptions) -> Call:
+        retry = self.retry if options.retry is UNSET else _check_retry(options.retry)
+        metadata = _auth.extra_metadata(self._metadata, options.metadata)
+        return Call(metadata, retry, self.compression)
 
     def _owner_for(self, user_id: str | None, app_id: str | None) -> Any:
         if user_id is None and app_id is None:
             return self._owner
         return _request.user_app_id(user_id or self.user_id, app_id or self.app_id)
 
-    def _prepare_request(
-        self, request: Any, timeout: float | None, metadata: Sequence[tuple[str, str]] | None
-    ) -> tuple[Deadline, _auth.Metadata]:
+    def _prepare_request(self, request: Any, options: CallOptions) -> tuple[Deadline, Call]:
         """Everything ``predict_request`` does before its first RPC."""
         self._check_open()
         if not isinstance(request, service_pb2.PostWorkflowResultsRequest):
@@ -250,7 +332,7 @@ class BaseClient:
                 "predict_request() takes a PostWorkflowResultsRequest, "
                 f"got {type(request).__name__}"
             )
-        return Deadline(self._timeout(timeout)), _auth.extra_metadata(self._metadata, metadata)
+        return Deadline(self._timeout(options.timeout)), self._sending(options)
 
     def _timeout(self, timeout: float | None) -> float | None:
         """A call's ``timeout``, validated, or the client's when it gave none."""
@@ -272,7 +354,35 @@ def _check_timeout(value: Any, name: str) -> float | None:
     return float(value)
 
 
+def _check_retry(value: Any) -> RetryPolicy | None:
+    if value is not None and not isinstance(value, RetryPolicy):
+        raise InputError(f"retry must be a RetryPolicy or None, got {type(value).__name__}")
+    return value
+
+
 def _check_int(value: Any, name: str, low: int, high: int) -> int:
     if type(value) is not int or not low <= value <= high:
         raise InputError(f"{name} must be an int from {low} to {high}, got {value!r}")
     return value
+
+
+def _check_interceptors(values: Any, aio: bool) -> tuple[Any, ...]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise InputError("interceptors must be a sequence of gRPC client interceptors")
+    if aio:
+        from grpc.aio import ClientInterceptor
+
+        kinds: tuple[type, ...] = (ClientInterceptor,)
+        wanted = "grpc.aio client interceptors"
+    else:
+        kinds = (
+            grpc.UnaryUnaryClientInterceptor,
+            grpc.UnaryStreamClientInterceptor,
+            grpc.StreamUnaryClientInterceptor,
+            grpc.StreamStreamClientInterceptor,
+        )
+        wanted = "grpc client interceptors (grpc.UnaryUnaryClientInterceptor, ...)"
+    for value in values:
+        if not isinstance(value, kinds):
+            raise InputError(f"interceptors must be {wanted}, got {type(value).__name__}")
+    return tuple(values)

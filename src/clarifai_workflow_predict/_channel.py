@@ -2,29 +2,66 @@
 
 The client binds ``/clarifai.api.V2/PostWorkflowResults`` itself with ``unary_unary`` rather
 than building a ``V2Stub``: the stub binds hundreds of methods (milliseconds) and depends on a
-module global that only ``ClarifaiChannel`` sets.
+module global that only ``ClarifaiChannel`` sets. ``SyncMethod`` and ``AsyncMethod`` are the
+contract between the clients and what they call: a bound method of a channel or stub, ours or
+the caller's.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Awaitable, Protocol, Sequence
 
 import grpc
 from clarifai_grpc.grpc.api import service_pb2
 
+from ._version import __version__
 from .errors import InputError
 
 __all__ = [
     "DEFAULT_TARGET",
     "METHOD",
     "CHANNEL_OPTIONS",
-    "resolve_target",
-    "is_loopback",
+    "AsyncMethod",
+    "SyncMethod",
+    "bind",
+    "channel_options",
     "check_plaintext",
     "credentials",
-    "bind",
+    "is_loopback",
+    "resolve_target",
 ]
+
+Metadata = Sequence[tuple[str, str]]
+
+
+class SyncMethod(Protocol):
+    """``PostWorkflowResults`` bound to a channel: sends one request and returns its response,
+    or raises ``grpc.RpcError`` when the RPC fails."""
+
+    def __call__(
+        self,
+        request: service_pb2.PostWorkflowResultsRequest,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> service_pb2.PostWorkflowResultsResponse: ...
+
+
+class AsyncMethod(Protocol):
+    """``SyncMethod`` on ``grpc.aio``: awaiting the call gives the response, or raises
+    ``grpc.RpcError``."""
+
+    def __call__(
+        self,
+        request: service_pb2.PostWorkflowResultsRequest,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> Awaitable[service_pb2.PostWorkflowResultsResponse]: ...
+
 
 TARGET_ENV = "CLARIFAI_GRPC_BASE"
 DEFAULT_TARGET = "api.clarifai.com:443"
@@ -50,6 +87,17 @@ CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     # failing every call fast with UNAVAILABLE meanwhile.
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 5000),
+    # Find a connection a load balancer or NAT dropped without a word: while calls are in
+    # flight, ping after 10 s without incoming traffic, and give up on a connection whose ping
+    # goes unanswered for 10 s (gRPC waits a minute), so the call fails and is retried on a new
+    # connection within about 20 s instead of at its deadline. No pings while idle, and gRPC's
+    # default of at most 2 pings between the requests we send, keep within what a default gRPC
+    # server allows: it never answers with GOAWAY too_many_pings.
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.http2.ping_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 0),
+    ("grpc.primary_user_agent", f"clarifai-workflow-predict/{__version__}"),
 )
 
 _SERIALIZE = service_pb2.PostWorkflowResultsRequest.SerializeToString
@@ -139,12 +187,39 @@ def credentials(
     return grpc.ssl_channel_credentials(root_certificates=pem)
 
 
-def open_channel(module: Any, target: str, creds: grpc.ChannelCredentials | None) -> Any:
+def channel_options(extra: Any) -> tuple[tuple[str, Any], ...]:
+    """``CHANNEL_OPTIONS`` with ``extra`` (channel arguments as ``(name, value)`` pairs) merged
+    over them: a name given in ``extra`` replaces the default."""
+    if isinstance(extra, (str, bytes)) or not isinstance(extra, Sequence):
+        raise InputError("channel_options must be a sequence of (name, value) pairs")
+    merged = dict(CHANNEL_OPTIONS)
+    for pair in extra:
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[0], str)):
+            raise InputError(f"channel_options must be (str name, value) pairs, got {pair!r:.60}")
+        merged[pair[0]] = pair[1]
+    return tuple(merged.items())
+
+
+def open_channel(
+    module: Any,
+    target: str,
+    creds: grpc.ChannelCredentials | None,
+    options: tuple[tuple[str, Any], ...],
+    interceptors: Sequence[Any],
+) -> Any:
     """A new channel from ``module`` (``grpc`` or ``grpc.aio``): TLS with ``creds``, plaintext
-    without, and ``CHANNEL_OPTIONS`` either way."""
+    without, with ``options`` and the client ``interceptors``."""
+    if module is grpc:
+        channel = (
+            grpc.insecure_channel(target, options=options)
+            if creds is None
+            else grpc.secure_channel(target, creds, options=options)
+        )
+        return grpc.intercept_channel(channel, *interceptors) if interceptors else channel
+    extra = {"interceptors": list(interceptors)} if interceptors else {}
     if creds is None:
-        return module.insecure_channel(target, options=CHANNEL_OPTIONS)
-    return module.secure_channel(target, creds, options=CHANNEL_OPTIONS)
+        return module.insecure_channel(target, options=options, **extra)
+    return module.secure_channel(target, creds, options=options, **extra)
 
 
 def bind(channel: Any, *, ours: bool) -> Any:

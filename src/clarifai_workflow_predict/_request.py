@@ -77,6 +77,7 @@ def request_fields(
     output_config: Any = None,
     node_runner_selectors: Mapping[str, resources_pb2.RunnerSelector] | None = None,
     workflow_state_id: str | None = None,
+    favor_clarifai_workflows: bool | None = None,
 ) -> dict[str, Any]:
     """Every request field of a call but ``inputs``, validated."""
     if not isinstance(workflow_id, str) or not workflow_id:
@@ -98,6 +99,13 @@ def request_fields(
                 f"workflow_state_id must be a str, got {type(workflow_state_id).__name__}"
             )
         fields["workflow_state"] = resources_pb2.WorkflowState(id=workflow_state_id)
+    if favor_clarifai_workflows is not None:
+        if not isinstance(favor_clarifai_workflows, bool):
+            raise InputError(
+                "favor_clarifai_workflows must be True, False or None, "
+                f"got {type(favor_clarifai_workflows).__name__}"
+            )
+        fields["favor_clarifai_workflows"] = favor_clarifai_workflows
     return fields
 
 

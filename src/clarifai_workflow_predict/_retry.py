@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, Union
 import grpc
 from clarifai_grpc.grpc.api.status import status_code_pb2
 
+from . import _tracing
 from .errors import (
     MIXED_STATUS,
     SUCCESS,
@@ -168,7 +169,8 @@ class Attempts:
     again, and what the request's outcome is. Decides from answers only and never raises.
 
     ``per_attempt`` caps each attempt below what remains of the deadline. ``limiter`` (a
-    ``RateLimiter``) paces the attempts and learns from their answers.
+    ``RateLimiter``) paces the attempts and learns from their answers. ``span`` (an
+    OpenTelemetry span) gets a child span per attempt and an event per retry or throttle.
     """
 
     __slots__ = (
@@ -182,6 +184,8 @@ class Attempts:
         "_answer",
         "_deploying",
         "_stopped",
+        "_span",
+        "_attempt_span",
     )
 
     def __init__(
@@ -192,6 +196,7 @@ class Attempts:
         *,
         per_attempt: float | None = None,
         rand: Callable[[], float] | None = None,
+        span: Any = None,
     ) -> None:
         self._policy = policy or _NO_RETRY
         self._deadline = deadline
@@ -203,6 +208,8 @@ class Attempts:
         self._answer: Answer | None = None
         self._deploying: Any = None  # the last answer saying the model is deploying
         self._stopped = ""  # why no further attempt could start, when that ended the request
+        self._span = span  # the request's OpenTelemetry span, if tracing
+        self._attempt_span: Any = None
 
     def pace(self) -> float | None:
         """0.0 when the next attempt may go now; seconds to sleep before asking again when the
@@ -227,6 +234,8 @@ class Attempts:
     def timeout(self) -> float | None:
         """The timeout for the attempt about to be sent (and it counts as made)."""
         self.attempt += 1
+        if self._span is not None:
+            self._attempt_span = _tracing.attempt_span(self._span, self.attempt)
         remaining = self._deadline.remaining()
         cap = self._per_attempt
         if remaining is None:
@@ -240,6 +249,8 @@ class Attempts:
         ``answer`` is the attempt's response, or the ``ClarifaiError`` its RPC failed with.
         """
         self._answer = answer
+        if self._attempt_span is not None:
+            self._traced(answer)
         policy = self._policy
         if isinstance(answer, ClarifaiError):
             throttled = _throttled_rpc(answer)
@@ -298,9 +309,24 @@ class Attempts:
             _describe(answer),
             delay,
         )
+        if self._span is not None:
+            reason = _describe(answer)
+            _tracing.event(self._span, "retry", attempt=self.attempt, delay_s=delay, reason=reason)
         return delay
 
+    def _traced(self, answer: Answer) -> None:
+        """End the attempt's span with what it gave."""
+        span, self._attempt_span = self._attempt_span, None
+        if isinstance(answer, ClarifaiError):
+            _tracing.end(span, getattr(answer, "req_id", ""), answer)
+        else:
+            status = answer.status
+            failed = None if status.code in _ACCEPTED else from_status(status)
+            _tracing.end(span, status.req_id, failed)
+
     def _throttled(self, details: str = "") -> None:
+        if self._span is not None:
+            _tracing.event(self._span, "throttled", attempt=self.attempt)
         if self._limiter is not None:
             found = _LIMIT.search(details)
             self._limiter.throttled(self._generation, float(found[1]) if found else None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import os
 import re
@@ -120,30 +119,6 @@ def test_predict_iter_raises_for_auth_and_not_found_and_bad_arguments(server: An
         ):
             with pytest.raises(InputError):
                 bad()  # at the call, before any input is read
-
-
-def test_stopping_early_cancels_and_leaves_the_client_usable(server: Any) -> None:
-    endless = (f"https://example.com/endless/{i}.jpg" for i in itertools.count())
-    with WorkflowClient(
-        PAT, target=server.target, insecure=True, batch_size=8, max_concurrency=2
-    ) as client:
-        taken = list(itertools.islice(client.predict_iter("General", endless), 20))
-        assert len(taken) == 20
-        assert client.predict("General", urls(1)).ok
-
-
-def test_closing_the_client_mid_stream_ends_it_clearly(server: Any) -> None:
-    client = WorkflowClient(
-        PAT, target=server.target, insecure=True, batch_size=4, max_concurrency=2
-    )
-    seen = []
-    with pytest.raises(RuntimeError, match="closed"):
-        for result in client.predict_iter("General", urls(100)):
-            seen.append(result)
-            if len(seen) == 1:
-                client.close()
-    # What finished before the close came through; nothing else escaped but the clear error.
-    assert 1 <= len(seen) <= 8 and all(r.ok or r.status.details for r in seen)
 
 
 def test_async_predict_iter(server: Any, reference: dict) -> None:

@@ -21,6 +21,7 @@ from clarifai_workflow_predict import (
     ClarifaiError,
     DeadlineExceededError,
     Input,
+    RateLimitError,
     RetryPolicy,
     TransportError,
     WorkflowClient,
@@ -84,7 +85,13 @@ def transient_failures(count: int, reference: dict, reliability: Any, seed: int)
             try:
                 prediction = client.predict("General", inputs, timeout=30)
             except ClarifaiError as error:  # every chunk exhausted its retries: typed, reported
-                assert isinstance(error, (TransportError, ClarifaiError)) and str(error)
+                # Only the injected faults can end a call, and only after every attempt.
+                assert error.attempts == RETRY.max_attempts, error
+                if isinstance(error, RateLimitError):
+                    assert error.code == status_code_pb2.CONN_THROTTLED
+                else:
+                    assert type(error) is TransportError
+                    assert error.grpc_code is grpc.StatusCode.UNAVAILABLE
                 reliability.add(calls_failed_typed=1, failed_inputs_reported=n)
                 continue
             check(prediction, sent, reference, reliability)

@@ -15,16 +15,7 @@ from clarifai_workflow_predict._ratelimit import (
     check_rate_limit,
 )
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from ..helpers import Clock
 
 
 def send(limiter: RateLimiter, clock: Clock, count: int, spacing: float) -> int:
