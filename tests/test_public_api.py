@@ -193,6 +193,7 @@ def test_input_constructors() -> None:
         ("kind", "image"),
         ("id", None),
         ("metadata", None),
+        ("sample_ms", None),
     ]
     assert [(n, d) for n, k, d in params(cwp.Input.from_bytes)] == [
         ("data", inspect.Parameter.empty),
@@ -205,13 +206,39 @@ def test_input_constructors() -> None:
         ("kind", None),
         ("id", None),
         ("metadata", None),
+        ("sample_ms", None),
+    ]
+    assert [(n, k, d) for n, k, d in params(cwp.Input.from_parts)] == [
+        ("parts", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty),
+        ("id", kw, None),
+        ("metadata", kw, None),
     ]
     assert [(n, d) for n, k, d in params(cwp.Input.from_text)] == [
         ("text", inspect.Parameter.empty),
         ("id", None),
         ("metadata", None),
     ]
-    assert all(k is kw for n, k, d in params(cwp.Input.from_text) if n in ("id", "metadata"))
+    for constructor in (cwp.Input.from_url, cwp.Input.from_file, cwp.Input.from_text):
+        assert all(
+            k is kw for n, k, d in params(constructor) if n in ("id", "metadata", "sample_ms")
+        )
+
+
+def test_compute_selectors() -> None:
+    from clarifai_workflow_predict import compute
+
+    kw = inspect.Parameter.KEYWORD_ONLY
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    assert compute.__all__ == ["deployment", "nodepool"]
+    assert params(compute.deployment) == [
+        ("id", positional, inspect.Parameter.empty),
+        ("user_id", kw, None),
+    ]
+    assert params(compute.nodepool) == [
+        ("id", positional, inspect.Parameter.empty),
+        ("compute_cluster_id", kw, inspect.Parameter.empty),
+        ("user_id", kw, None),
+    ]
 
 
 def test_result_fields() -> None:

@@ -303,10 +303,13 @@ class BaseClient:
     ) -> tuple[dict[str, Any], float | None, Call]:
         """A call's request fields, timeout and how it is sent, from its arguments, validated."""
         self._check_open()
+        workflow_id, user_id, app_id, version_id = _request.workflow_target(
+            workflow_id, options.user_id, options.app_id, options.version_id
+        )
         fields = _request.request_fields(
             workflow_id,
-            owner=self._owner_for(options.user_id, options.app_id),
-            version_id=options.version_id,
+            owner=self._owner_for(user_id, app_id),
+            version_id=version_id,
             output_config=options.output_config,
             node_runner_selectors=options.node_runner_selectors,
             workflow_state_id=options.workflow_state_id,

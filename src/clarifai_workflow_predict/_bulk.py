@@ -48,6 +48,7 @@ _SETTING_WORDS = {
     "app_id": "--app-id",
     "version_id": "--version-id",
     "output_config": "output settings (--max-concepts, --min-value)",
+    "sample_ms": "--sample-ms",
 }
 _OUTPUTS_KEY = b',"outputs":'
 #: Requests in a row that fail below the API before ``bulk`` stops (see ``TargetDown``).
@@ -90,11 +91,12 @@ def read_inputs(path: str | os.PathLike[str]) -> Iterator[tuple[int, str | None,
             raise InputError(f"inputs file {str(source)!r} is not UTF-8 text") from exc
 
 
-def input_value(source: str, input_id: str | None) -> Any:
-    """What to predict for one line: an ``Input`` with its id, or, when the line is not a valid
-    input, a value ``predict_iter`` rejects in that input's own result."""
+def input_value(source: str, input_id: str | None, sample_ms: int | None = None) -> Any:
+    """What to predict for one line: an ``Input`` with its id (videos sampled every
+    ``sample_ms``), or, when the line is not a valid input, a value ``predict_iter`` rejects in
+    that input's own result."""
     try:
-        return from_source(source, id=input_id)
+        return from_source(source, id=input_id, sample_ms=sample_ms)
     except InputError:
         return source if "://" in source else Path(source)
 
@@ -172,8 +174,8 @@ class _Interrupts:
 class Job:
     """One run of ``bulk``: what to predict, where results go, and the tally.
 
-    ``settings`` (workflow id, owner ids, version, output settings) are written into every line
-    as ``job``, and a resume must match them.
+    ``settings`` (workflow id, owner ids, version, output settings and, when set, ``sample_ms``
+    for videos) are written into every line as ``job``, and a resume must match them.
     """
 
     def __init__(
@@ -359,7 +361,7 @@ class Job:
         for index, input_id, source in read_inputs(self.inputs):
             if not self._kept(index):
                 pending.append((index, input_id, source))
-                yield input_value(source, input_id)
+                yield input_value(source, input_id, self.settings.get("sample_ms"))
 
     def run(
         self,

@@ -23,6 +23,7 @@ __all__ = [
     "request_fields",
     "stream",
     "user_app_id",
+    "workflow_target",
 ]
 
 #: The API's limit on inputs per ``PostWorkflowResults`` request.
@@ -69,13 +70,43 @@ def user_app_id(user_id: str | None, app_id: str | None) -> resources_pb2.UserAp
     return _UserAppIDSet(user_id=user_id, app_id=app_id)
 
 
+WORKFLOW_URL = "https://clarifai.com/{user_id}/{app_id}/workflows/{workflow_id}"
+
+
+def workflow_target(
+    workflow_id: Any, user_id: str | None, app_id: str | None, version_id: str | None
+) -> tuple[Any, str | None, str | None, str | None]:
+    """``(workflow_id, user_id, app_id, version_id)`` of a call: as given, or from a workflow
+    URL in ``workflow_id`` (``WORKFLOW_URL``, optionally ``/versions/{version_id}``), which an
+    explicit id may repeat but not contradict."""
+    if type(workflow_id) is not str or not workflow_id[:8].lower().startswith(
+        ("http://", "https://")
+    ):
+        return workflow_id, user_id, app_id, version_id
+    from urllib.parse import unquote, urlsplit
+
+    path = [unquote(p) for p in urlsplit(workflow_id).path.split("/") if p]
+    shape = WORKFLOW_URL + "[/versions/{version_id}]"
+    if len(path) not in (4, 6) or path[2] != "workflows" or path[4:5] not in ([], ["versions"]):
+        other = path[2].removesuffix("s") if len(path) > 2 and path[2] != "workflows" else ""
+        what = f"a {other} URL, not a workflow's" if other else "not a workflow URL"
+        raise InputError(f"workflow_id {workflow_id!r} is {what}; expected {shape}")
+    found = {"user_id": path[0], "app_id": path[1], "version_id": path[5] if path[4:] else None}
+    for name, given in (("user_id", user_id), ("app_id", app_id), ("version_id", version_id)):
+        if given is not None and found[name] is not None and given != found[name]:
+            raise InputError(
+                f"{name}={given!r} contradicts the workflow URL, whose {name} is {found[name]!r}"
+            )
+    return path[3], path[0], path[1], found["version_id"] or version_id
+
+
 def request_fields(
     workflow_id: Any,
     *,
     owner: resources_pb2.UserAppIDSet | None,
     version_id: str | None = None,
     output_config: Any = None,
-    node_runner_selectors: Mapping[str, resources_pb2.RunnerSelector] | None = None,
+    node_runner_selectors: Mapping[str, resources_pb2.RunnerSelector | str] | None = None,
     workflow_state_id: str | None = None,
     favor_clarifai_workflows: bool | None = None,
 ) -> dict[str, Any]:
@@ -92,7 +123,7 @@ def request_fields(
     if output_config is not None:
         fields["output_config"] = _output_config(output_config)
     if node_runner_selectors is not None:
-        fields["node_runner_selectors"] = _selectors(node_runner_selectors)
+        fields["node_runner_selectors"] = _selectors(node_runner_selectors, owner)
     if workflow_state_id is not None:
         if not isinstance(workflow_state_id, str):
             raise InputError(
@@ -193,18 +224,52 @@ def _output_config(value: Any) -> resources_pb2.OutputConfig:
         raise InputError(f"output_config: {exc}") from exc
 
 
-def _selectors(value: Any) -> dict[str, resources_pb2.RunnerSelector]:
+def _selectors(
+    value: Any, owner: resources_pb2.UserAppIDSet | None
+) -> dict[str, resources_pb2.RunnerSelector]:
+    """Node ids to selectors: a ``str`` is a deployment id, and a deployment or compute cluster
+    without a ``user_id`` gets the workflow owner's (the caller's selectors are copied, never
+    changed)."""
+    from . import compute
+
     if not isinstance(value, Mapping):
         raise InputError(
-            f"node_runner_selectors must map node ids to RunnerSelector, got {type(value).__name__}"
+            "node_runner_selectors must map node ids to a RunnerSelector or a deployment id, "
+            f"got {type(value).__name__}"
         )
+    selectors = {}
     for key, selector in value.items():
-        if not isinstance(key, str) or not isinstance(selector, resources_pb2.RunnerSelector):
+        if not isinstance(key, str) or not key:
             raise InputError(
-                "node_runner_selectors must map node ids (str) to RunnerSelector messages, got "
-                f"{type(key).__name__} -> {type(selector).__name__}"
+                f"node_runner_selectors: a node id must be a non-empty str, got {key!r}"
             )
-    return dict(value)
+        if isinstance(selector, str):
+            selector = compute.deployment(selector)
+        elif not isinstance(selector, resources_pb2.RunnerSelector):
+            raise InputError(
+                f"node_runner_selectors[{key!r}] must be a RunnerSelector (compute.deployment, "
+                f"compute.nodepool) or a deployment id str, got {type(selector).__name__}"
+            )
+        if owner is not None and owner.user_id:
+            selector = _owned(selector, owner.user_id)
+        selectors[key] = selector
+    return selectors
+
+
+def _owned(selector: resources_pb2.RunnerSelector, user_id: str) -> resources_pb2.RunnerSelector:
+    """``selector``, with ``user_id`` where its deployment or compute cluster names no owner."""
+    if selector.HasField("deployment") and not selector.deployment.user_id:
+        filled = resources_pb2.RunnerSelector()
+        filled.CopyFrom(selector)
+        filled.deployment.user_id = user_id
+        return filled
+    cluster = selector.nodepool.compute_cluster
+    if selector.HasField("nodepool") and cluster.id and not cluster.user_id:
+        filled = resources_pb2.RunnerSelector()
+        filled.CopyFrom(selector)
+        filled.nodepool.compute_cluster.user_id = user_id
+        return filled
+    return selector
 
 
 def _too_large(index: int, size: int) -> str:

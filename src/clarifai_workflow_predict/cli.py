@@ -22,7 +22,8 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_FAILED_INPUTS, EXIT_INTERRUPTED = 0, 1, 2,
 
 DEMO_PAT = "local-demo-pat"
 # (workflow, what it shows, inputs): "name.png" is a sample image drawn by ``_samples``,
-# ("text", ...) a text input, ("video", url) a video URL, anything else an image URL.
+# ("text", ...) a text input, ("video", url) a video URL, ("parts", text, "name.png") a
+# multimodal prompt, anything else an image URL.
 DEMO_CALLS: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
     (
         "General",
@@ -48,6 +49,11 @@ DEMO_CALLS: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
     ("Clustering", "an embedding, then the clusters it falls in", ("street.png",)),
     ("Text", "sentiment and topics of a text", (("text", "A train pulls into a busy station."),)),
     ("LLM", "a text answer and the tokens it took", (("text", "Describe a busy station."),)),
+    (
+        "Multimodal",
+        "a prompt of a question and an image, sent as one multimodal input",
+        (("parts", "What is in this picture?", "station.png"),),
+    ),
 )
 DEMO_REPORT = "demo-report.html"
 
@@ -60,8 +66,18 @@ _FLAG_WORDS = (
     ("app_id is missing", "--app-id is missing"),
     ("user_id is missing", "--user-id is missing"),
     ("a user_id and an app_id", "a --user-id and an --app-id"),
+    ("user_id=", "--user-id "),
+    ("app_id=", "--app-id "),
+    ("version_id=", "--version-id "),
+    ("workflow_id ", "WORKFLOW "),
     ("target ", "--target "),
     ("; pass Input.from_file(path, kind='image'|'video'|'audio'|'text')", ""),
+)
+
+
+WORKFLOW_HELP = (
+    "a workflow id, or its URL (https://clarifai.com/USER/APP/workflows/ID[/versions/V]), "
+    "which also sets the owner ids and version"
 )
 
 
@@ -145,9 +161,15 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         "ids and target fall back to CLARIFAI_PAT, CLARIFAI_USER_ID, CLARIFAI_APP_ID and "
         "CLARIFAI_GRPC_BASE.",
     )
-    predict.add_argument("workflow_id", metavar="WORKFLOW_ID", type=_workflow_id)
+    predict.add_argument("workflow_id", metavar="WORKFLOW", type=_workflow_id, help=WORKFLOW_HELP)
     predict.add_argument("inputs", nargs="*", metavar="INPUT", help="an http(s) URL or a file path")
     predict.add_argument("--text", action="append", default=[], help="a text input (repeatable)")
+    predict.add_argument(
+        "--parts",
+        action="store_true",
+        help="send the --text values, then the INPUTs, as one multimodal input (a prompt with "
+        "images)",
+    )
     _connection_options(predict)
     predict.add_argument("--json", action="store_true", help="print the prediction as JSON")
     predict.add_argument(
@@ -164,7 +186,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
         "resumes: it checks that the file belongs to the same job and inputs, then runs the "
         "inputs that have no line yet. Ctrl-C leaves a valid file to resume from.",
     )
-    bulk.add_argument("workflow_id", metavar="WORKFLOW_ID", type=_workflow_id)
+    bulk.add_argument("workflow_id", metavar="WORKFLOW", type=_workflow_id, help=WORKFLOW_HELP)
     bulk.add_argument("inputs_file", metavar="INPUTS", help="a text file of URLs/paths, or a CSV")
     bulk.add_argument("--out", required=True, help="the JSON-lines file to write (and resume)")
     bulk.add_argument(
@@ -245,6 +267,12 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--pat", help="a personal access token (prefer CLARIFAI_PAT: argv is visible)"
+    )
+    parser.add_argument(
+        "--sample-ms",
+        type=_int_in(1, 2**32 - 1),
+        metavar="MS",
+        help="for video inputs: the workflow sees a frame every MS milliseconds",
     )
     parser.add_argument(
         "--timeout", type=_seconds, default=30.0, help="seconds per call (bulk: per request)"
@@ -388,19 +416,36 @@ def _output_config(args: argparse.Namespace) -> dict[str, Any]:
 def _inputs(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
     from .inputs import Input, from_source
 
-    values: list[Any] = [from_source(raw) for raw in args.inputs]
+    if not (args.inputs or args.text):
+        raise Usage("nothing to predict: give at least one INPUT or --text")
+    values: list[Any] = [from_source(raw, sample_ms=args.sample_ms) for raw in args.inputs]
     labels: list[str] = list(args.inputs)
+    if args.sample_ms is not None and not any(v.kind == "video" for v in values):
+        raise Usage("--sample-ms is for video inputs, and none of the inputs is a video")
+    if args.parts:
+        if args.sample_ms is not None:
+            raise Usage("--sample-ms cannot apply to a part of a --parts input")
+        prompt = Input.from_parts([*args.text, *values])
+        return [prompt], [" + ".join([*(f"text {t!r}" for t in args.text), *labels])]
     for text in args.text:
         values.append(Input.from_text(text))
         labels.append(f"text {text!r}")
-    if not values:
-        raise Usage("nothing to predict: give at least one INPUT or --text")
     return values, labels
+
+
+def _workflow(args: argparse.Namespace) -> None:
+    """Resolve a workflow URL given as WORKFLOW into the workflow, owner and version flags."""
+    from ._request import workflow_target
+
+    args.workflow_id, args.user_id, args.app_id, args.version_id = workflow_target(
+        args.workflow_id, args.user_id, args.app_id, args.version_id
+    )
 
 
 def _predict(args: argparse.Namespace) -> int:
     if args.html:
         _writable(args.html, "--html")
+    _workflow(args)
     values, labels = _inputs(args)
     with _client(args) as client:
         prediction = client.predict(
@@ -424,6 +469,7 @@ def _bulk(args: argparse.Namespace) -> int:
     from ._bulk import Job, Progress, TargetDown
 
     _writable(args.out, "--out")
+    _workflow(args)
     with _client(args, batch_size=args.batch_size, max_concurrency=args.max_concurrency) as client:
         settings = {
             "workflow_id": args.workflow_id,
@@ -432,6 +478,8 @@ def _bulk(args: argparse.Namespace) -> int:
             "version_id": args.version_id or "",
             "output_config": _output_config(args),
         }
+        if args.sample_ms is not None:
+            settings["sample_ms"] = args.sample_ms
         job = Job(
             args.inputs_file,
             args.out,
@@ -557,6 +605,10 @@ def _demo(args: argparse.Namespace) -> int:
                     if isinstance(sample, tuple) and sample[0] == "video":
                         values.append(Input.from_url(sample[1], kind="video"))
                         labels.append(f"video {sample[1]}")
+                    elif isinstance(sample, tuple) and sample[0] == "parts":
+                        _, question, image = sample
+                        values.append(Input.from_parts([question, IMAGES[image]]))
+                        labels.append(f"text {question!r} + {image} (sample image)")
                     elif isinstance(sample, tuple):
                         values.append(Input.from_text(sample[1]))
                         labels.append(f"text {sample[1]!r}")

@@ -2,13 +2,14 @@
 
 ``predict`` also takes plain values and turns them into inputs with ``coerce``: an ``http(s)://``
 URL ``str`` (an image URL), ``bytes`` (image bytes), an ``os.PathLike`` (a file, its kind from its
-suffix) or a ``resources_pb2.Input`` (sent as is).
+suffix) or a ``resources_pb2.Input`` (sent as is). ``Input.from_parts`` puts several of those,
+and text, into one multimodal input.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Sequence
 
 from clarifai_grpc.grpc.api import resources_pb2
 
@@ -17,7 +18,10 @@ from .errors import InputError
 __all__ = ["Input", "Kind", "MAX_IMAGE_BYTES", "coerce", "from_source"]
 
 Kind = Literal["image", "video", "audio", "text"]
-KINDS: tuple[str, ...] = ("image", "video", "audio", "text")
+#: Every ``Input.kind``: the media kinds, and ``"multimodal"`` for ``from_parts``.
+KINDS: tuple[str, ...] = ("image", "video", "audio", "text", "multimodal")
+#: The largest ``sample_ms`` the API takes (an unsigned 32-bit field).
+_MAX_SAMPLE_MS = 2**32 - 1
 
 #: The API's limit for one image: larger ones fail here, before anything is sent.
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
@@ -28,7 +32,8 @@ _MEDIA = {"image": resources_pb2.Image, "video": resources_pb2.Video, "audio": r
 
 
 class Input:
-    """One workflow input: make it with ``from_url``, ``from_bytes``, ``from_file``, ``from_text``.
+    """One workflow input: make it with ``from_url``, ``from_bytes``, ``from_file``,
+    ``from_text`` or ``from_parts``.
 
     Each takes ``id=`` (the input's id, echoed back as ``WorkflowResult.input_id``) and
     ``metadata=`` (a JSON-like dict, sent as the input's ``Struct`` metadata). ``proto`` is the
@@ -62,11 +67,13 @@ class Input:
         *,
         id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        sample_ms: int | None = None,
     ) -> Input:
-        """An input the API downloads from an ``http(s)://`` URL."""
+        """An input the API downloads from an ``http(s)://`` URL. For a video, ``sample_ms``
+        is the interval between the frames the workflow sees, in milliseconds."""
         check_url(url)
         data = _Data(text=resources_pb2.Text(url=url)) if kind == "text" else _media(kind, url=url)
-        return cls._make(data, kind, id, metadata)
+        return cls._make(data, kind, id, metadata, sample_ms)
 
     @classmethod
     def from_bytes(
@@ -99,8 +106,10 @@ class Input:
         *,
         id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        sample_ms: int | None = None,
     ) -> Input:
-        """An input read from a file now; ``kind`` defaults to what the file's suffix says."""
+        """An input read from a file now; ``kind`` defaults to what the file's suffix says. For
+        a video, ``sample_ms`` is the interval between the frames the workflow sees."""
         try:
             name = os.fspath(path)
         except TypeError:
@@ -121,10 +130,10 @@ class Input:
             raise InputError(f"cannot read input file {name!r}: {reason}") from exc
         if resolved == "text":
             data = _Data(text=resources_pb2.Text(raw=_decode(raw, name)))
-            return cls._make(data, resolved, id, metadata)
+            return cls._make(data, resolved, id, metadata, sample_ms)
         if not raw:
             raise InputError(f"input file {name!r} is empty")
-        return cls._make(_media(resolved, base64=raw), resolved, id, metadata)
+        return cls._make(_media(resolved, base64=raw), resolved, id, metadata, sample_ms)
 
     @classmethod
     def from_text(
@@ -138,10 +147,43 @@ class Input:
         return cls._make(_Data(text=resources_pb2.Text(raw=text)), "text", id, metadata)
 
     @classmethod
+    def from_parts(
+        cls,
+        parts: Sequence[Any],
+        *,
+        id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Input:
+        """One multimodal input whose ``data.parts`` holds each part, in order: a prompt with
+        images, for workflows that start with a multimodal model.
+
+        A part is anything ``predict`` takes as an input (an ``Input``, an ``http(s)://`` URL
+        ``str`` for an image, bytes, a path, a ``resources_pb2.Input``) or any other ``str``,
+        which is text (a ``str`` with ``://`` and no spaces must be an ``http(s)`` URL).
+        ``from_parts(["What is in this image?", "https://.../a.jpg"])``.
+        """
+        if isinstance(parts, (str, bytes, Mapping)) or not isinstance(parts, Sequence):
+            raise InputError(f"from_parts() takes a list of parts, got {type(parts).__name__}")
+        if not parts:
+            raise InputError("from_parts() got no parts")
+        data = _Data()
+        for index, part in enumerate(parts):
+            proto = _part(part, index)
+            data.parts.add(id=proto.id, data=proto.data)
+        return cls._make(data, "multimodal", id, metadata)
+
+    @classmethod
     def _make(
-        cls, data: resources_pb2.Data, kind: str, id: str | None, metadata: Mapping[str, Any] | None
+        cls,
+        data: resources_pb2.Data,
+        kind: str,
+        id: str | None,
+        metadata: Mapping[str, Any] | None,
+        sample_ms: int | None = None,
     ) -> Input:
         proto = _Input(data=data)
+        if sample_ms is not None:
+            proto.settings.sample_rate_ms = _sample_ms(sample_ms, kind)
         if id is not None:
             if not isinstance(id, str):
                 raise InputError(f"input id must be a str, got {type(id).__name__}")
@@ -157,15 +199,14 @@ class Input:
 
     def __repr__(self) -> str:
         data = self.proto.data
-        media = data.text if self.kind == "text" else getattr(data, self.kind)
-        if media.url:
-            what = f"url={media.url!r}"
-        elif self.kind == "text":
-            what = f"text={_clip(media.raw)!r}"
+        if self.kind == "multimodal":
+            what = f"parts=[{', '.join(_describe(part.data) for part in data.parts)}]"
         else:
-            what = f"bytes={len(media.base64)}"
+            what = _describe(data, self.kind)
+        every = self.proto.settings.sample_rate_ms
+        sampled = f", sample_ms={every}" if every else ""
         ident = f", id={self.proto.id!r}" if self.proto.id else ""
-        return f"Input(kind={self.kind!r}, {what}{ident})"
+        return f"Input(kind={self.kind!r}, {what}{sampled}{ident})"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Input):
@@ -175,26 +216,37 @@ class Input:
     __hash__ = None  # type: ignore[assignment]  # equal by a mutable protobuf
 
 
-def from_source(source: str, *, id: str | None = None) -> Input:
+def from_source(source: str, *, id: str | None = None, sample_ms: int | None = None) -> Input:
     """An input from text as a person types it on a command line or in a list of inputs.
 
     Anything with ``://`` is a URL (only ``http``/``https`` are accepted, its kind from its suffix
     and an image when the suffix says nothing); everything else is a file path. So ``ftp://...``
-    or ``htps://...`` is refused as a URL instead of being looked up as a file.
+    or ``htps://...`` is refused as a URL instead of being looked up as a file. ``sample_ms``
+    applies to videos and is ignored for other kinds.
     """
     if "://" in source:
         check_url(source)
-        return Input.from_url(source, _url_kind(source), id=id)
+        kind = _url_kind(source)
+        every = sample_ms if kind == "video" else None
+        return Input.from_url(source, kind, id=id, sample_ms=every)
+    if sample_ms is not None and _suffix_kind(source) == "video":
+        return Input.from_file(source, id=id, sample_ms=sample_ms)
     return Input.from_file(source, id=id)
 
 
 def _url_kind(url: str) -> Kind:
-    import mimetypes
     from urllib.parse import urlsplit
 
-    mime, _ = mimetypes.guess_type(urlsplit(url).path, strict=False)
-    major = (mime or "").split("/", 1)[0]
+    major = _suffix_kind(urlsplit(url).path)
     return major if major in ("video", "audio") else "image"  # type: ignore[return-value]
+
+
+def _suffix_kind(path: str) -> str:
+    """The major MIME type a path's suffix implies (``"video"``, ``"image"``...), or ``""``."""
+    import mimetypes
+
+    mime, _ = mimetypes.guess_type(path, strict=False)
+    return (mime or "").split("/", 1)[0]
 
 
 def coerce(value: Any, index: int) -> tuple[resources_pb2.Input, int]:
@@ -258,6 +310,60 @@ def kind_of(path: str) -> str:
         f"cannot tell the kind of input {path!r} from its suffix; pass "
         "Input.from_file(path, kind='image'|'video'|'audio'|'text')"
     )
+
+
+def _part(value: Any, index: int) -> resources_pb2.Input:
+    """Part ``index`` of ``from_parts``, as an input proto; ``InputError`` naming it if it is
+    not one."""
+    if type(value) is str and not _looks_like_url(value):
+        if not value:
+            raise InputError(f"parts[{index}]: an empty str; give text, or leave the part out")
+        proto = _Input()
+        proto.data.text.raw = value
+        return proto
+    try:
+        proto, _ = coerce(value, index)
+    except InputError as exc:
+        raise InputError(str(exc).replace(f"inputs[{index}]", f"parts[{index}]", 1)) from exc
+    if proto.data.parts:
+        raise InputError(f"parts[{index}]: a multimodal input; parts cannot nest")
+    if proto.HasField("settings"):
+        raise InputError(
+            f"parts[{index}]: has settings (sample_ms), which only a whole input can carry"
+        )
+    return proto
+
+
+def _looks_like_url(text: str) -> bool:
+    """True for a str meant as a URL: ``http(s)://...``, or a scheme and no spaces (a typo such
+    as ``htps://``, refused as a URL rather than sent as text)."""
+    return text[:8].lower().startswith(("http://", "https://")) or (
+        "://" in text and not any(c.isspace() for c in text)
+    )
+
+
+def _sample_ms(value: Any, kind: str) -> int:
+    if kind != "video":
+        raise InputError(f"sample_ms is for video inputs; this input is {kind}")
+    if type(value) is not int or not 0 < value <= _MAX_SAMPLE_MS:
+        raise InputError(f"sample_ms must be a whole number of milliseconds > 0, got {value!r}")
+    return value
+
+
+def _describe(data: resources_pb2.Data, kind: str | None = None) -> str:
+    """A short description of an input's content, for reprs; a part's (no ``kind``) says its
+    kind too."""
+    part = kind is None
+    if kind is None:
+        kind = next((k for k in ("image", "video", "audio") if data.HasField(k)), "text")
+    media = data.text if kind == "text" else getattr(data, kind)
+    if media.url:
+        what = f"url={media.url!r}"
+    elif kind == "text":
+        return repr(_clip(media.raw)) if part else f"text={_clip(media.raw)!r}"
+    else:
+        what = f"bytes={len(media.base64)}"
+    return f"{kind} {what}" if part else what
 
 
 def _media(kind: str, **fields: Any) -> resources_pb2.Data:

@@ -30,6 +30,7 @@ CASES: dict[str, list[Any]] = {
     "TextToSpeech": [Input.from_text("The next train leaves at nine.", id="tts-1")],
     "LLM": [Input.from_text("Describe a busy station.", id="prompt-1")],
     "VideoTracking": [Input.from_url("https://samples.clarifai.com/beer.mp4", kind="video")],
+    "Multimodal": [Input.from_parts(["What is in this image?", METRO], id="multimodal-1")],
 }
 
 

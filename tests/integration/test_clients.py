@@ -571,7 +571,7 @@ def test_bad_files_raise_before_anything_is_sent(harness: Harness, tmp_path: Any
         ({"version_id": 5}, "version_id"),
         ({"output_config": {"no_such_field": 1}}, "output_config"),
         ({"output_config": "max_concepts=5"}, "output_config"),
-        ({"node_runner_selectors": {"node": "pool"}}, "node_runner_selectors"),
+        ({"node_runner_selectors": {"node": 3.5}}, "node_runner_selectors"),
         ({"workflow_state_id": 1}, "workflow_state_id"),
         ({"timeout": -1}, "timeout"),
         ({"timeout": "soon"}, "timeout"),

@@ -270,6 +270,7 @@ def test_bundled_fixtures_parse_and_name_their_files() -> None:
         "VideoTracking",
         "Clustering",
         "LLM",
+        "Multimodal",
     }
     for path in BUNDLED_FIXTURES.glob("*.textproto"):
         assert path.read_text().startswith("# proto-file:")

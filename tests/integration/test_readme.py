@@ -73,3 +73,23 @@ def test_async_quick_start_runs_against_a_loopback_server(monkeypatch: Any) -> N
 def test_pytest_fixtures_example_runs_as_a_users_test(pytester: Any) -> None:
     pytester.makepyfile(python_block("### pytest fixtures"))
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_targeting_example_runs_against_the_emulator(capsys: Any) -> None:
+    namespace: dict[str, Any] = {}
+    exec(compile(python_block("## Targeting"), str(README), "exec"), namespace)
+    printed = capsys.readouterr().out
+    assert printed.startswith(
+        "Received 2 parts: text 'What is in this image?'; "
+        "image https://samples.clarifai.com/metro-north.jpg. "
+    )
+    (request,) = namespace["server"].requests
+    assert (request.workflow_id, request.user_app_id.user_id, request.user_app_id.app_id) == (
+        "Multimodal",
+        "clarifai",
+        "main",
+    )
+    deployment = request.node_runner_selectors["llm"].deployment
+    assert (deployment.id, deployment.user_id) == ("my-gpu-deployment", "clarifai")
+    assert len(request.inputs[0].data.parts) == 2
+    assert request.inputs[1].settings.sample_rate_ms == 500

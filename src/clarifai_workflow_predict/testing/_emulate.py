@@ -53,6 +53,9 @@ def respond(workflow: resources_pb2.Workflow, request: Request, req_id: str) -> 
             f"{count} inputs in one request; at most {MAX_INPUTS}",
             req_id,
         )
+    unknown = _unknown_node(workflow, request)
+    if unknown is not None:
+        return failure(status_code_pb2.WORKFLOW_INVALID_ARGUMENT, "Unknown node", unknown, req_id)
     config = _Config(request.output_config)
     results = [_result(workflow, inp, config) for inp in request.inputs]
     failed = any(r.status.code != status_code_pb2.SUCCESS for r in results)
@@ -69,6 +72,22 @@ def respond(workflow: resources_pb2.Workflow, request: Request, req_id: str) -> 
     return response
 
 
+def _unknown_node(workflow: resources_pb2.Workflow, request: Request) -> str | None:
+    """What is wrong with the request's node runner selectors, if anything: a node the
+    workflow does not have, or a selector that names no deployment or nodepool."""
+    nodes = [node.id for node in workflow.nodes]
+    for node_id, selector in request.node_runner_selectors.items():
+        if node_id not in nodes:
+            return (
+                f"node_runner_selectors names node {node_id!r}, which workflow {workflow.id!r} "
+                f"does not have; its nodes: {', '.join(nodes)}"
+            )
+        pool = selector.nodepool
+        if not (selector.deployment.id or (pool.id and pool.compute_cluster.id)):
+            return f"node_runner_selectors[{node_id!r}] names no deployment or nodepool"
+    return None
+
+
 class _Config:
     __slots__ = ("max_concepts", "min_value")
 
@@ -78,8 +97,11 @@ class _Config:
 
 
 def _content(inp: resources_pb2.Input) -> tuple[bytes, str, str]:
-    """``(hash key, kind, url)`` of an input's content."""
+    """``(hash key, kind, url)`` of an input's content (a multimodal one's: its parts')."""
     data = inp.data
+    if data.parts:
+        keys = [_content(resources_pb2.Input(data=part.data))[0] for part in data.parts]
+        return b"parts:" + b"\x00".join(keys), "multimodal", ""
     for kind in ("image", "video", "audio"):
         media = getattr(data, kind)
         if media.url:
@@ -476,6 +498,31 @@ def _write(node: _Node, output: resources_pb2.Output) -> None:
     output.cached_tokens = output.prompt_tokens // 2
 
 
+def _answer_parts(node: _Node, output: resources_pb2.Output) -> None:
+    """A multimodal model's answer: first what it received, part by part (so a test can see
+    each part arrived, in order), then words made for the input."""
+    data = node.input.data
+    parts = [part.data for part in data.parts] or [data]
+    seen = "; ".join(_summary(part) for part in parts)
+    _write(node, output)
+    output.data.text.raw = f"Received {len(parts)} part{'s' * (len(parts) != 1)}: {seen}. " + (
+        output.data.text.raw
+    )
+    output.prompt_tokens = sum(len(p.text.raw.split()) or 85 for p in parts) + 8
+
+
+def _summary(data: resources_pb2.Data) -> str:
+    """One part, in a few words: ``text 'What is here?'``, ``image https://...``,
+    ``image 1234 bytes``."""
+    for kind in ("image", "video", "audio"):
+        media = getattr(data, kind)
+        if media.url or media.base64:
+            return f"{kind} {media.url}" if media.url else f"{kind} {len(media.base64)} bytes"
+    if data.text.url:
+        return f"text {data.text.url}"
+    return f"text {data.text.raw!r}"
+
+
 @dataclass(frozen=True)
 class ModelKind:
     """What a node of one ``model_type_id`` takes and gives, and how its output is made."""
@@ -503,6 +550,9 @@ MODEL_TYPES: dict[str, ModelKind] = {
     "text-to-audio": ModelKind(_speak, ("text",), ("audio",), needs_concepts=False),
     "visual-tracker": ModelKind(_track, ("video",), ("tracks", "time_segments")),
     "text-to-text": ModelKind(_write, ("text",), ("text",), needs_concepts=False),
+    "multimodal-to-text": ModelKind(
+        _answer_parts, ("text", "image", "video", "audio"), ("text",), needs_concepts=False
+    ),
 }
 
 
