@@ -578,14 +578,19 @@ def chunked(server: Server, scale: Scale) -> list[Row]:
     return rows
 
 
+# VmHWM, this process's own peak (ru_maxrss would carry over the peak of the process that
+# forked it, here the benchmark itself, across exec).
 PEAK_PROBE = """
-import resource, sys
+import sys
+def peak():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
 from clarifai_workflow_predict import WorkflowClient
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak()
 with WorkflowClient("x", target=sys.argv[1], insecure=True) as client:
     prediction = client.predict("General", ["{url}"] * 320)
     assert len(prediction) == 320
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+after = peak()
 print(before, after)
 """
 

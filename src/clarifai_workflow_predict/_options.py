@@ -8,6 +8,7 @@ public signatures, which a test pins).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from operator import itemgetter
 from typing import Any, Mapping
 
 __all__ = ["UNSET", "CallOptions"]
@@ -50,7 +51,11 @@ class CallOptions:
     @classmethod
     def of(cls, arguments: Mapping[str, Any]) -> CallOptions:
         """The options among a public method's arguments (its ``locals()``)."""
-        return cls(**{name: arguments[name] for name in _NAMES if name in arguments})
+        try:
+            return cls(*_ALL(arguments))  # predict and predict_iter take every option
+        except KeyError:
+            return cls(**{name: arguments[name] for name in _NAMES if name in arguments})
 
 
 _NAMES = tuple(f.name for f in fields(CallOptions))
+_ALL = itemgetter(*_NAMES)

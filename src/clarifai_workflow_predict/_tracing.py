@@ -24,6 +24,7 @@ _RPC = {
 _UNRESOLVED: Any = object()
 _tracer: Any = _UNRESOLVED
 _trace: Any = None
+_SILENT: Any = ()  # tracer provider types that record nothing: OpenTelemetry's defaults
 
 
 def tracer() -> Any:
@@ -35,8 +36,10 @@ def tracer() -> Any:
         except ImportError:
             _tracer = None
         else:
+            global _SILENT
             _trace = trace
             _tracer = trace.get_tracer("clarifai_workflow_predict", __version__)
+            _SILENT = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
     return _tracer
 
 
@@ -66,9 +69,11 @@ _NO_SCOPE = Scope(None)  # shared when not tracing: nothing to record
 
 
 def scope(workflow_id: str, inputs: int) -> Scope:
-    """The scope of one predict of ``inputs`` inputs through ``workflow_id``."""
+    """The scope of one predict of ``inputs`` inputs through ``workflow_id``; the shared no-op
+    scope also while no tracer provider is set, so an installed but unconfigured
+    ``opentelemetry-api`` costs no spans."""
     found = tracer()
-    if found is None:
+    if found is None or isinstance(_trace.get_tracer_provider(), _SILENT):
         return _NO_SCOPE
     span = found.start_span(
         SPAN_NAME,

@@ -39,6 +39,7 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> Any:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     monkeypatch.setattr(_tracing, "_tracer", provider.get_tracer("test"))
     monkeypatch.setattr(_tracing, "_trace", trace)
+    monkeypatch.setattr(_tracing, "_SILENT", ())  # the global provider stays the default
     yield exporter.get_finished_spans
     provider.shutdown()
 
@@ -118,6 +119,18 @@ def test_a_stream_has_a_span_per_request_and_closes_those_it_dropped(
     # of the stream left after one result, all ended.
     assert sorted(s.attributes["clarifai.inputs"] for s in predicts) == [2] + [4] * 6
     assert all(s.end_time is not None for s in predicts)
+
+
+def test_an_unconfigured_opentelemetry_records_nothing(harness: Harness) -> None:
+    # opentelemetry-api installed, no tracer provider set: the shared no-op scope, no spans.
+    from opentelemetry import trace
+
+    assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    assert _tracing.tracer() is not None
+    assert _tracing.scope("General", 1) is _tracing.scope("Other", 2)
+    assert _tracing.scope("General", 1).span is None
+    with FakeServer() as server, client_for(harness, server) as client:
+        assert client.predict("General", URLS[0]).ok
 
 
 def test_without_opentelemetry_nothing_is_imported_or_recorded() -> None:
