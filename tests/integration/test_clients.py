@@ -813,6 +813,11 @@ def test_stopping_a_stream_early_cancels_its_requests_in_flight(harness: Harness
         client = client_for(harness, server, batch_size=1, max_concurrency=3)
         stream = client.predict_iter("General", endless())
         taken = [next(stream), next(stream)]
+        # On a busy machine the third request may not have reached the server yet; wait for
+        # it, so the close has a request in flight to cancel.
+        deadline = time.monotonic() + 10
+        while server.calls < 3 and time.monotonic() < deadline:
+            harness.sleep(0.02)
         stream.close()  # as a `break` out of the loop does
         deadline = time.monotonic() + 5
         while (server.calls < 3 or len(cancelled) < server.calls - 2) and (

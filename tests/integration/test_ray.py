@@ -20,6 +20,9 @@ ray = pytest.importorskip(
 @pytest.fixture(scope="module")
 def local_ray() -> Any:
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # nothing leaves the machine
+    # Ray waits 30 s for its GCS server to start; on a busy 2-core machine that start alone
+    # has taken longer. Wait as long as Ray itself does with a slow (RocksDB) store.
+    os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")
     ray.init(
         num_cpus=2,
         include_dashboard=False,
