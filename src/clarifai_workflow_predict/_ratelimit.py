@@ -28,17 +28,19 @@ BETA = 0.5
 #: The rate recovers towards this share of the rate that was throttled, not all of it: that
 #: rate overran the limit, and going straight back to it overruns it again (CUBIC's "fast
 #: convergence" lowers its target likewise when flows share a link).
-SETTLE = 0.8
+SETTLE = 0.7
 #: Seconds after a cut in which further throttles do not cut again: they answer requests that
 #: met the account's bucket before it could refill, not a rate still too high (TCP likewise
 #: cuts once per round trip).
 HOLD = 1.0
-#: Seconds the rate takes to grow back to the peak after a cut, along CUBIC's concave curve.
-#: CUBIC derives this from the peak (K = cbrt(peak * (1 - BETA) / C)); at the rates of an API
-#: account (tens of requests/s, not thousands of packets) that makes it a second or two, and
-#: clients sharing one limit then overrun it again every couple of seconds. A fixed, longer K
-#: lets the throttled account's token bucket refill, and bank what the dip saved.
-RECOVERY = 6.0
+#: CUBIC's C, in units of the account's limit (when a throttle has said it, else of the peak):
+#: after a cut the rate follows ``peak + CUBIC * limit * (t - K) ** 3``, back at the peak after
+#: ``K = cbrt(peak * (1 - BETA) / (CUBIC * limit))`` seconds: about 4.4 s for one client at 70%
+#: of the limit, 2.8 s for a quarter of that. As in CUBIC, K grows with the peak, so a client
+#: holding less than its share regains its rate sooner than the others do theirs: clients
+#: sharing one limit even out. (A K fixed for every peak keeps whatever shares the first
+#: seconds dealt, and the client left with the least finishes a shared job last, alone.)
+CUBIC = 0.004
 #: Past the peak, the rate grows by ``PROBE`` of the account's limit (when a throttle has said
 #: it, else of the peak) per second, plus a cubic term that reaches ``CONVEX`` of it after
 #: ``LATE`` seconds without a throttle. CUBIC's convex growth, which starts at once, suits one
@@ -49,7 +51,7 @@ RECOVERY = 6.0
 #: whole limit within seconds.
 PROBE = 0.005
 CONVEX = 0.5
-LATE = 10.0
+LATE = 8.0
 #: The sent rate is measured over the last this many seconds, or over the time the last
 #: ``SAMPLES`` requests took at a slower pace, so a low rate is not read as zero.
 WINDOW = 1.0
@@ -125,6 +127,7 @@ class RateLimiter:
         self.throttles = 0
         self._peak = self.ceiling or 0.0  # the rate that was last throttled (CUBIC's W_max)
         self._cut_at = now
+        self._k = 0.0  # seconds from the cut back to the peak (CUBIC's K)
         self._booked: deque[float] = deque()  # when each recent request was sent
 
     @property
@@ -157,6 +160,7 @@ class RateLimiter:
                 sent = min(sent, self._bucket.rate)
             self._peak = max(min(sent * SETTLE, self.ceiling or sent), MIN_RATE)
             self._cut_at = now
+            self._k = (self._peak * (1 - BETA) / (CUBIC * (self.ceiling or self._peak))) ** (1 / 3)
             self.generation += 1
             self._set_rate(self._peak * BETA, now)
             self.pacing = True
@@ -167,11 +171,11 @@ class RateLimiter:
             return
         with self._lock:
             now = self._clock()
-            since = now - self._cut_at - RECOVERY
+            since = now - self._cut_at - self._k
+            scale = self.ceiling or self._peak
             if since < 0:  # CUBIC's concave part: back towards the peak, fast then gently
-                grown = self._peak * (1 + (1 - BETA) * (since / RECOVERY) ** 3)
+                grown = self._peak + CUBIC * scale * since**3
             else:  # past the peak: probe slowly (see PROBE)
-                scale = self.ceiling or self._peak
                 grown = self._peak + scale * (PROBE * since + CONVEX * (since / LATE) ** 3)
             self._set_rate(min(grown, 2 * self._sent(now)), now)
 

@@ -7,8 +7,8 @@ import pytest
 from clarifai_workflow_predict import InputError
 from clarifai_workflow_predict._ratelimit import (
     BETA,
+    CUBIC,
     HOLD,
-    RECOVERY,
     SETTLE,
     RateLimiter,
     TokenBucket,
@@ -65,7 +65,7 @@ def test_the_stated_limit_caps_the_rate_and_the_peak() -> None:
     send(limiter, clock, 100, 0.01)  # 100 requests/s
     limiter.throttled(limiter.generation, limit=10.0)
     assert limiter.ceiling == 10 and limiter.rate == pytest.approx(10 * BETA)
-    clock.advance(RECOVERY * 10)
+    clock.advance(60)
     send(limiter, clock, 50, 0)
     assert limiter.rate == pytest.approx(10.0)  # grown back, and no further
 
@@ -99,9 +99,35 @@ def test_success_grows_the_rate_back_towards_the_peak_then_probes_beyond() -> No
         rates.append(limiter.rate)
     assert rates == sorted(rates) and rates[-1] > low  # it only grows while calls succeed
     peak = 20 * SETTLE
-    clock.advance(RECOVERY)
+    clock.advance(((1 - BETA) / CUBIC) ** (1 / 3))  # K, with no stated limit to scale by
     send(limiter, clock, 40, 0.0)
     assert limiter.rate is not None and limiter.rate >= peak * 0.95
+
+
+def test_a_client_with_less_than_its_share_regains_its_rate_sooner() -> None:
+    # Two clients sharing a stated limit of 20/s, throttled at 16/s and at 4/s. As in CUBIC,
+    # the time back to the peak grows with the peak, so after 2 s the smaller client is back at
+    # its rate while the larger one is still recovering: shares even out instead of staying as
+    # the first throttles dealt them (with one recovery time for every peak, both would be at
+    # the same fraction of theirs).
+    recovered = []
+    for rate in (16, 4):
+        clock = Clock()
+        limiter = RateLimiter("adaptive", clock)
+        send(limiter, clock, rate, 1 / rate)
+        limiter.throttled(limiter.generation, limit=20.0)
+        assert limiter.rate is not None
+        peak = limiter.rate / BETA
+        end = clock.now + 2.0
+        while clock.now < end:  # as fast as the limiter allows, every call succeeding
+            wait = limiter.acquire()
+            if wait > 0:
+                clock.advance(wait)
+            else:
+                limiter.succeeded()
+        recovered.append(limiter.rate / peak)
+    big, small = recovered
+    assert small >= 0.99 and big <= 0.95
 
 
 def test_the_rate_never_grows_past_twice_what_is_sent() -> None:
