@@ -95,12 +95,18 @@ def _region(region: Region, indent: str = "") -> tuple[str, str]:
     return (indent + " ".join(["region", *parts]), f"{region.value:.2f}")
 
 
+def _topped(what: str, concepts: Any, after: str = "") -> tuple[str, str]:
+    """A row for ``what``: its top concept's name and score beside it, when it has one."""
+    top = top_concept(concepts)
+    if top is None:
+        return (what + after, "")
+    return (f"{what}: {top.name}{after}", f"{top.value:.2f}")
+
+
 def _frames(frames: Any) -> Rows:
     rows: Rows = []
     for frame in frames:
-        top = top_concept(frame.concepts)
-        what = f"frame {frame.index} at {frame.time_ms} ms"
-        rows.append((f"{what}: {top.name}" if top else what, f"{top.value:.2f}" if top else ""))
+        rows.append(_topped(f"frame {frame.index} at {frame.time_ms} ms", frame.concepts))
         rows.extend(_region(r, indent="  ") for r in frame.regions)
     return rows
 
@@ -110,22 +116,20 @@ def _span_of_time(begin: float, end: float) -> str:
 
 
 def _segments(segments: Any) -> Rows:
-    rows: Rows = []
-    for s in segments:
-        top = top_concept(s.concepts)
-        what = f"segment {_span_of_time(s.begin_time, s.end_time)}"
-        rows.append((f"{what}: {top.name}" if top else what, f"{top.value:.2f}" if top else ""))
-    return rows
+    return [
+        _topped(f"segment {_span_of_time(s.begin_time, s.end_time)}", s.concepts) for s in segments
+    ]
 
 
 def _tracks(tracks: Any) -> Rows:
-    rows: Rows = []
-    for t in tracks:
-        top = top_concept(t.concepts)
-        what = f"track {t.id} {_span_of_time(t.begin_time, t.end_time)}"
-        what += f": {top.name}" if top else ""
-        rows.append((f"{what}, {len(t.regions)} regions", f"{top.value:.2f}" if top else ""))
-    return rows
+    return [
+        _topped(
+            f"track {t.id} {_span_of_time(t.begin_time, t.end_time)}",
+            t.concepts,
+            f", {len(t.regions)} regions",
+        )
+        for t in tracks
+    ]
 
 
 def _value(value: Any) -> str:

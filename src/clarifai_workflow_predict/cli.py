@@ -294,24 +294,24 @@ def _workflow_id(value: str) -> str:
     return value
 
 
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
-    if not 0 < seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {value}")
-    return seconds
+def _more_than_zero(unit: str = "") -> Callable[[str], float]:
+    """An argparse type: a finite number above 0, its ``unit`` named in the messages."""
+    of, named = (f" of {unit}", f" {unit}") if unit else ("", "")
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number{of}: {value!r}") from None
+        if not 0 < number < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be more than 0{named}, got {value}")
+        return number
+
+    return parse
 
 
-def _positive(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 0 < number < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
-    return number
+_seconds = _more_than_zero("seconds")
+_positive = _more_than_zero()
 
 
 def _rate_limit(value: str) -> str | float | None:
