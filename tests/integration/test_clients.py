@@ -790,9 +790,12 @@ def test_favor_clarifai_workflows_is_sent_per_call(harness: Harness) -> None:
 def test_stopping_a_stream_early_cancels_its_requests_in_flight(harness: Harness) -> None:
     cancelled: list[int] = []
 
-    def handler(request: Any, context: Any, call: int) -> Response:
+    def index_of(request: Any) -> int:
         url = request.inputs[0].data.image.url
-        index = int(url.rsplit("/", 1)[1].split(".")[0]) if "endless" in url else -1
+        return int(url.rsplit("/", 1)[1].split(".")[0]) if "endless" in url else -1
+
+    def handler(request: Any, context: Any, call: int) -> Response:
+        index = index_of(request)
         if index >= 2:  # inputs 0 and 1 are answered; the rest wait until cancelled
             give_up = time.monotonic() + 10
             while context.is_active() and time.monotonic() < give_up:
@@ -819,19 +822,22 @@ def test_stopping_a_stream_early_cancels_its_requests_in_flight(harness: Harness
         while server.calls < 3 and time.monotonic() < deadline:
             harness.sleep(0.02)
         stream.close()  # as a `break` out of the loop does
+
+        def unanswered() -> list[int]:  # the requests past 0 and 1 that reached the server
+            return sorted(i for i in map(index_of, server.requests[: server.calls]) if i >= 2)
+
         deadline = time.monotonic() + 5
-        while (server.calls < 3 or len(cancelled) < server.calls - 2) and (
-            time.monotonic() < deadline
-        ):
+        while sorted(cancelled) != unanswered() and time.monotonic() < deadline:
             harness.sleep(0.02)
-        calls = server.calls
+        reached, seen_cancelled = unanswered(), sorted(cancelled)
         assert client.predict("General", URLS[0]).ok  # the client is still usable
         client.close()
-    # Nothing was read or sent past the window of 3 requests, and every request still in
-    # flight when the stream stopped was cancelled, not left to run to its deadline.
+    # Nothing was read or sent past the window of 3 requests, and every request that reached
+    # the server unanswered was cancelled, not left to run to its deadline. (Which of 2, 3 and
+    # 4 got there varies: on a busy machine the close may cancel some before they are sent.)
     assert first_concepts_of(taken) == [f"https://example.com/endless/{i}.jpg" for i in (0, 1)]
-    assert read <= 2 + 3 + 1 and 3 <= calls <= 5
-    assert sorted(cancelled) == list(range(2, calls))
+    assert read <= 2 + 3 + 1 and reached and set(reached) <= {2, 3, 4}
+    assert seen_cancelled == reached
 
 
 def test_closing_the_client_mid_stream_raises_runtime_error(harness: Harness) -> None:
