@@ -23,12 +23,19 @@ def local_ray() -> Any:
     # Ray waits 30 s for its GCS server to start; on a busy 2-core machine that start alone
     # has taken longer. Wait as long as Ray itself does with a slow (RocksDB) store.
     os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        runtime_env={"env_vars": {"CLARIFAI_PAT": PAT, "GRPC_VERBOSITY": "ERROR"}},
-    )
+    settings = {
+        "num_cpus": 2,
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "runtime_env": {"env_vars": {"CLARIFAI_PAT": PAT, "GRPC_VERBOSITY": "ERROR"}},
+    }
+    try:
+        ray.init(**settings)
+    except Exception:  # Ray's start-up timeouts raise a bare Exception
+        # Ray's raylet sometimes fails to register within Ray's fixed 30 s (seen once in ten
+        # suite runs here, idle or not, with no raylet log at all): start Ray once more.
+        ray.shutdown()
+        ray.init(**settings)
     yield ray
     ray.shutdown()
 
