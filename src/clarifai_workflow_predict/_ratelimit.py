@@ -143,6 +143,7 @@ class RateLimiter:
             if self.pacing and not self._bucket.take(now):
                 return self._bucket.wait()
             self._booked.append(now)
+            self._trim(now)  # else a client never throttled would keep every send time
             return 0.0
 
     def throttled(self, generation: int, limit: float | None = None) -> None:
@@ -186,8 +187,13 @@ class RateLimiter:
 
     def _sent(self, now: float) -> float:
         """Requests per second sent lately (see ``WINDOW`` and ``SAMPLES``)."""
+        span = self._trim(now)
+        return len(self._booked) / span
+
+    def _trim(self, now: float) -> float:
+        """Forget the sends older than the span the rate is measured over; returns the span."""
         span = max(WINDOW, SAMPLES / self._bucket.rate) if self.pacing else WINDOW
         booked = self._booked
         while booked and booked[0] <= now - span:
             booked.popleft()
-        return len(booked) / span
+        return span

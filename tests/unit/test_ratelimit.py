@@ -130,6 +130,17 @@ def test_a_client_with_less_than_its_share_regains_its_rate_sooner() -> None:
     assert small >= 0.99 and big <= 0.95
 
 
+def test_a_client_never_throttled_keeps_only_the_last_seconds_of_send_times() -> None:
+    # The send times measure the rate a first throttle cuts from; a long-running client that
+    # is never throttled must not keep all of them.
+    clock = Clock()
+    limiter = RateLimiter("adaptive", clock)
+    send(limiter, clock, 100_000, 0.001)  # 100 s at 1,000 requests/s
+    assert len(limiter._booked) <= 1_001
+    limiter.throttled(limiter.generation)
+    assert limiter.rate == pytest.approx(1_000 * SETTLE * BETA, rel=0.01)
+
+
 def test_the_rate_never_grows_past_twice_what_is_sent() -> None:
     clock = Clock()
     limiter = RateLimiter("adaptive", clock)
