@@ -557,7 +557,7 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
         server = LocalWorkflowServer(
-            args.fixtures, pat=args.pat, port=args.port, rate_limit=args.rate_limit
+            args.fixtures, pat=args.pat, port=args.port, rate_limit=args.rate_limit, record=False
         ).start()
     except FixtureError as exc:
         raise Usage(f"--fixtures: {exc}") from exc

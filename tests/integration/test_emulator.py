@@ -178,6 +178,20 @@ def test_pat_is_checked_when_set() -> None:
                 missing.predict("General", URL)
 
 
+def test_record_false_answers_alike_and_keeps_no_requests() -> None:
+    # `serve` runs so: a long-running emulator must not hold every request it was sent.
+    with LocalWorkflowServer(record=False) as quiet, LocalWorkflowServer() as recording:
+        with (
+            WorkflowClient(target=quiet.target, insecure=True) as a,
+            WorkflowClient(target=recording.target, insecure=True) as b,
+        ):
+            urls = [f"https://example.com/{i}.jpg" for i in range(40)]
+            got, expected = a.predict("General", urls), b.predict("General", urls)
+        assert [r.outputs for r in got.results] == [r.outputs for r in expected.results]
+        assert quiet.requests == [] and quiet.metadata == [] and len(recording.requests) == 2
+        assert "calls" not in repr(quiet) and "2 calls" in repr(recording)
+
+
 def test_fail_next_with_grpc_codes_and_statuses(server: LocalWorkflowServer, client: Any) -> None:
     before = len(server.requests)
     server.fail_next(2, grpc_code=grpc.StatusCode.UNAVAILABLE)

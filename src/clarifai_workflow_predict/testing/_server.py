@@ -51,9 +51,11 @@ class LocalWorkflowServer:
     - everything else succeeds, with outputs derived from a hash of each input's content.
 
     ``requests`` and ``metadata`` record each ``PostWorkflowResults`` call (request, and its
-    metadata as a dict). ``fail_next(count, grpc_code=..., status_code=...)`` fails the next
-    calls, ``fail_randomly(rate, ...)`` a random share of them (``faults_injected`` counts both),
-    and ``latency`` adds seconds to every call.
+    metadata as a dict); ``record=False`` keeps neither, for an emulator that runs for long
+    (``serve``), which would otherwise hold every request it was sent.
+    ``fail_next(count, grpc_code=..., status_code=...)`` fails the next calls,
+    ``fail_randomly(rate, ...)`` a random share of them (``faults_injected`` counts both), and
+    ``latency`` adds seconds to every call.
 
     Production behaviours: ``rate_limit=R`` allows R requests per second per PAT (a token bucket
     with a burst of one second's worth, checked before anything else a call does); past it a
@@ -72,6 +74,7 @@ class LocalWorkflowServer:
         pat: str | None = None,
         port: int = 0,
         rate_limit: float | None = None,
+        record: bool = True,
     ) -> None:
         if rate_limit is not None and (
             isinstance(rate_limit, bool)
@@ -87,6 +90,7 @@ class LocalWorkflowServer:
         self.throttled = 0
         self._buckets: dict[str, TokenBucket] = {}
         self._cold: dict[str | None, float] = {}
+        self.record = record
         self.requests: list[_Request] = []
         self.metadata: list[dict[str, str]] = []
         self.latency: float = 0.0
@@ -242,7 +246,9 @@ class LocalWorkflowServer:
 
     def __repr__(self) -> str:
         where = f"127.0.0.1:{self._port}" if self._server is not None else "stopped"
-        counts = f"{len(self.workflows)} workflows, {len(self.requests)} calls"
+        counts = f"{len(self.workflows)} workflows"
+        if self.record:
+            counts += f", {len(self.requests)} calls"
         return f"<LocalWorkflowServer {where}, {counts}>"
 
     def _admit(self, metadata: dict[str, str]) -> bool:
@@ -272,8 +278,9 @@ class LocalWorkflowServer:
         metadata = dict(context.invocation_metadata())
         admitted = self._admit(metadata)
         with self._lock:
-            self.requests.append(request)
-            self.metadata.append(metadata)
+            if self.record:
+                self.requests.append(request)
+                self.metadata.append(metadata)
             failure = None
             if admitted:
                 failure = self._failures.popleft() if self._failures else None
