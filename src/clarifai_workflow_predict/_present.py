@@ -9,29 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
 from typing import Any, Sequence
 
-from .models import (
-    BoundingBox,
-    Cluster,
-    Color,
-    Concept,
-    Embedding,
-    Frame,
-    Media,
-    ModelOutput,
-    NDArray,
-    Part,
-    Point,
-    Region,
-    Span,
-    Status,
-    TimeSegment,
-    Track,
-    WorkflowPrediction,
-    WorkflowResult,
-)
+from . import models
+from .models import BoundingBox, Concept, Embedding, Media, ModelOutput, Region, Status
 
 __all__ = [
     "as_json",
@@ -47,26 +29,8 @@ __all__ = [
     "short",
 ]
 
-_MODELS = (
-    Status,
-    Concept,
-    BoundingBox,
-    Point,
-    Span,
-    Color,
-    Cluster,
-    Media,
-    NDArray,
-    Part,
-    Region,
-    Embedding,
-    Frame,
-    TimeSegment,
-    Track,
-    ModelOutput,
-    WorkflowResult,
-    WorkflowPrediction,
-)
+# Every result dataclass, from ``models``' own list, so a new kind needs no entry here.
+_MODELS = [v for v in map(vars(models).get, models.__all__) if is_dataclass(v)]
 _FIELD_NAMES = {cls: tuple(f.name for f in fields(cls) if f.name != "raw") for cls in _MODELS}
 
 
