@@ -164,6 +164,21 @@ def ratio(
     return statistics.median(ratios), statistics.median(mine), statistics.median(theirs)
 
 
+def compared(
+    samples: dict[str, list[list[float]]],
+    ours: str,
+    reference: str,
+    section: str,
+    figure: str,
+    target: str = "",
+    shown: Callable[[float], str] | None = None,
+) -> Row:
+    """The row of ``ratio(samples, ours, reference)``, both sides shown by ``shown`` (µs)."""
+    value, mine, theirs = ratio(samples, ours, reference)
+    show = shown or us
+    return Row(section, figure, show(mine), show(theirs), value, target)
+
+
 def us(seconds: float) -> str:
     return f"{seconds * 1e6:,.0f} µs"
 
@@ -223,34 +238,26 @@ def sync_latency(server: Server, scale: Scale) -> list[Row]:
             per_block=scale.calls,
             warmup=scale.calls // 4,
         )
-        value, mine, theirs = ratio(samples, "predict_request", "raw")
-        rows.append(
-            Row(
+        rows += [
+            compared(
+                samples,
+                "predict_request",
+                "raw",
                 section,
                 "`predict_request` p50 vs raw stub call",
-                us(mine),
-                us(theirs),
-                value,
                 "predict_request",
-            )
-        )
-        value, mine, theirs = ratio(samples, "predict", "floor")
-        rows.append(
-            Row(
+            ),
+            compared(
+                samples,
+                "predict",
+                "floor",
                 section,
                 "1-input `predict` p50 vs its floor (raw call + reading every converted field)",
-                us(mine),
-                us(theirs),
-                value,
                 "sync floor",
-            )
-        )
-        value, mine, theirs = ratio(samples, "predict", "raw")
-        rows.append(
-            Row(section, "1-input `predict` p50 vs raw stub call", us(mine), us(theirs), value)
-        )
-        value, mine, theirs = ratio(samples, "floor", "raw")
-        rows.append(Row(section, "1-input floor p50 vs raw stub call", us(mine), us(theirs), value))
+            ),
+            compared(samples, "predict", "raw", section, "1-input `predict` p50 vs raw stub call"),
+            compared(samples, "floor", "raw", section, "1-input floor p50 vs raw stub call"),
+        ]
 
         many, urls = request(32), [URL] * 32
         samples = alternate(
@@ -263,20 +270,16 @@ def sync_latency(server: Server, scale: Scale) -> list[Row]:
             per_block=max(10, scale.calls // 4),
             warmup=scale.calls // 8,
         )
-        value, mine, theirs = ratio(samples, "predict", "raw")
-        rows.append(
-            Row(
+        rows += [
+            compared(
+                samples,
+                "predict",
+                "raw",
                 section,
                 "32-input `predict` p50 vs raw stub call (retired target ≤ 3.0x: below the field-read floor)",
-                us(mine),
-                us(theirs),
-                value,
-            )
-        )
-        value, mine, theirs = ratio(samples, "predict", "floor")
-        rows.append(
-            Row(section, "32-input `predict` p50 vs its floor", us(mine), us(theirs), value)
-        )
+            ),
+            compared(samples, "predict", "floor", section, "32-input `predict` p50 vs its floor"),
+        ]
     channel.close()
     return rows
 
@@ -345,33 +348,34 @@ def conversion(scale: Scale) -> list[Row]:
             times[name].append(spent)
         times["parse"].append([timed(lambda: parse(data)) for _ in range(scale.rounds)])
     section = "conversion, 32 inputs x 3 outputs"
-    value, mine, floor = ratio(times, "ours", "floor")
     rows = [
-        Row(
+        compared(
+            times,
+            "ours",
+            "floor",
             section,
             "`WorkflowPrediction.from_proto` vs the field-read floor",
-            us(mine),
-            us(floor),
-            value,
             "conversion",
         ),
-        Row(
+        compared(
+            times,
+            "ours",
+            "floor",
             section,
             "the same, against the stretch target",
-            us(mine),
-            us(floor),
-            value,
             "conversion stretch",
         ),
     ]
-    value, mine, theirs = ratio(times, "MessageToDict", "ours")
-    rows.append(
-        Row(
-            section, "MessageToDict time / ours (retired target ≥ 60x)", us(mine), us(theirs), value
-        )
-    )
-    value, mine, theirs = ratio(times, "ours", "parse")
-    rows.append(Row(section, "ours / FromString parse time", us(mine), us(theirs), value))
+    rows += [
+        compared(
+            times,
+            "MessageToDict",
+            "ours",
+            section,
+            "MessageToDict time / ours (retired target ≥ 60x)",
+        ),
+        compared(times, "ours", "parse", section, "ours / FromString parse time"),
+    ]
     return rows
 
 
@@ -491,48 +495,44 @@ def import_time(scale: Scale) -> list[Row]:
         for name, probe in probes.items():
             times[name][0].append(probe())
     section = "import, fresh processes"
-    value, mine, theirs = ratio(times, "ours", "stubs")
     rows = [
-        Row(
+        compared(
+            times,
+            "ours",
+            "stubs",
             section,
             "`import clarifai_workflow_predict` vs `from clarifai_grpc.grpc.api import service_pb2_grpc`",
-            ms(mine),
-            ms(theirs),
-            value,
             "import",
-        )
-    ]
-    value, mine, theirs = ratio(times, "client", "stubs")
-    rows.append(
-        Row(
+            ms,
+        ),
+        compared(
+            times,
+            "client",
+            "stubs",
             section,
             "`from clarifai_workflow_predict import WorkflowClient` vs the stubs",
-            ms(mine),
-            ms(theirs),
-            value,
-        )
-    )
-    value, mine, theirs = ratio(times, "client", "client without otel")
-    rows.append(
-        Row(
+            shown=ms,
+        ),
+        compared(
+            times,
+            "client",
+            "client without otel",
             section,
             "that with `opentelemetry-api` installed vs without it (tracing loads it at the "
             "first call, never at import)",
-            ms(mine),
-            ms(theirs),
-            value,
             "import otel",
-        )
-    )
+            ms,
+        ),
+    ]
     if "sdk" in times:
-        value, mine, theirs = ratio(times, "client", "sdk")
         rows.append(
-            Row(
+            compared(
+                times,
+                "client",
+                "sdk",
                 section,
                 "that vs the official SDK's `from clarifai.client.workflow import Workflow`",
-                ms(mine),
-                ms(theirs),
-                value,
+                shown=ms,
             )
         )
     return rows
@@ -562,15 +562,15 @@ def chunked(server: Server, scale: Scale) -> list[Row]:
             "trip": [[t * rounds for t in b] for b in samples["trip"]],
             "ours": samples[f"c{c}"],
         }
-        value, mine, theirs = ratio(scaled, "ours", "trip")
         rows.append(
-            Row(
+            compared(
+                scaled,
+                "ours",
+                "trip",
                 section,
                 f"max_concurrency={c}: elapsed vs {rounds} raw 32-input round trips",
-                ms(mine),
-                ms(theirs),
-                value,
                 "320 inputs" if c == 4 else "",
+                ms,
             )
         )
         client.close()
@@ -752,14 +752,13 @@ def official_sdk(server: Server, scale: Scale) -> list[Row]:
             per_block=scale.calls,
             warmup=scale.calls // 4,
         )
-    value, mine, theirs = ratio(samples, "ours", "sdk")
     return [
-        Row(
+        compared(
+            samples,
+            "ours",
+            "sdk",
             "official SDK (reference only)",
             "1-input p50: our `predict` (converted) vs `Workflow.predict` (protobuf)",
-            us(mine),
-            us(theirs),
-            value,
         )
     ]
 
