@@ -7,7 +7,8 @@ been sent yet.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Iterator, Mapping
+from operator import attrgetter
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
@@ -258,18 +259,18 @@ def _selectors(
 
 def _owned(selector: resources_pb2.RunnerSelector, user_id: str) -> resources_pb2.RunnerSelector:
     """``selector``, with ``user_id`` where its deployment or compute cluster names no owner."""
-    if selector.HasField("deployment") and not selector.deployment.user_id:
-        filled = resources_pb2.RunnerSelector()
-        filled.CopyFrom(selector)
-        filled.deployment.user_id = user_id
-        return filled
+    owned: Callable[[resources_pb2.RunnerSelector], Any]
     cluster = selector.nodepool.compute_cluster
-    if selector.HasField("nodepool") and cluster.id and not cluster.user_id:
-        filled = resources_pb2.RunnerSelector()
-        filled.CopyFrom(selector)
-        filled.nodepool.compute_cluster.user_id = user_id
-        return filled
-    return selector
+    if selector.HasField("deployment") and not selector.deployment.user_id:
+        owned = attrgetter("deployment")
+    elif selector.HasField("nodepool") and cluster.id and not cluster.user_id:
+        owned = attrgetter("nodepool.compute_cluster")
+    else:
+        return selector
+    filled = resources_pb2.RunnerSelector()
+    filled.CopyFrom(selector)
+    owned(filled).user_id = user_id
+    return filled
 
 
 def _too_large(index: int, size: int) -> str:
