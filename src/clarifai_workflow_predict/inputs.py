@@ -241,12 +241,16 @@ def _url_kind(url: str) -> Kind:
     return major if major in ("video", "audio") else "image"  # type: ignore[return-value]
 
 
+def _mime(path: str) -> str:
+    """The MIME type a path's suffix implies, or ``""``."""
+    import mimetypes  # only file and URL inputs need it
+
+    return mimetypes.guess_type(path, strict=False)[0] or ""
+
+
 def _suffix_kind(path: str) -> str:
     """The major MIME type a path's suffix implies (``"video"``, ``"image"``...), or ``""``."""
-    import mimetypes
-
-    mime, _ = mimetypes.guess_type(path, strict=False)
-    return (mime or "").split("/", 1)[0]
+    return _mime(path).split("/", 1)[0]
 
 
 def coerce(value: Any, index: int) -> tuple[resources_pb2.Input, int]:
@@ -298,10 +302,8 @@ def check_url(url: Any, index: int | None = None) -> None:
 
 def kind_of(path: str) -> str:
     """The input kind a file's suffix implies; ``InputError`` when it implies none."""
-    import mimetypes  # only file inputs need it
-
-    mime, _ = mimetypes.guess_type(path, strict=False)
-    major = (mime or "").split("/", 1)[0]
+    mime = _mime(path)
+    major = mime.split("/", 1)[0]
     if major in _MEDIA or major == "text":
         return major
     if mime in ("application/json", "application/xml"):
