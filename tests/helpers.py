@@ -170,6 +170,29 @@ class AioFakeServer(_Recorder):
         await self._server.stop(None)
 
 
+def read_every_field(obj: Any, order: Callable[[list[str]], list[str]] = list) -> list[Any]:
+    """Read every field of ``obj`` and of every result object in it, one attribute at a time
+    (each object's fields in the order ``order`` gives), as a caller might; returns the
+    ``ClarifaiError`` each field that could not be read raised, in place of its value."""
+    import dataclasses
+
+    from clarifai_workflow_predict import ClarifaiError
+
+    failed: list[Any] = []
+    if dataclasses.is_dataclass(obj):
+        for name in order([f.name for f in dataclasses.fields(obj) if f.name != "raw"]):
+            try:
+                value = getattr(obj, name)
+            except ClarifaiError as error:
+                failed.append(error)
+                continue
+            failed += read_every_field(value, order)
+    elif isinstance(obj, (tuple, list)):
+        for item in obj:
+            failed += read_every_field(item, order)
+    return failed
+
+
 def first_concepts(prediction: Any) -> list[str]:
     """Each result's first concept name: the echo handlers name the input there."""
     return [r.outputs[0].concepts[0].name for r in prediction.results]

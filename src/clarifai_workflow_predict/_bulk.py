@@ -31,11 +31,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Mapping
 
-from ._present import as_json
 from ._response import rpc_failed
 from .errors import InputError
 from .inputs import from_source
-from .models import WorkflowResult
+from .models import WorkflowResult, as_json, load
 
 __all__ = ["Job", "JobMismatch", "TargetDown", "read_inputs"]
 
@@ -428,6 +427,7 @@ class Job:
             batch.clear()
 
     def _line(self, index: int, input_id: str | None, source: str, result: WorkflowResult) -> str:
+        load(result)  # converts the whole result in one pass
         status = as_json(result.status)
         status.pop("req_id", None)
         line = {

@@ -107,6 +107,9 @@ audio, video { display: block; max-width: 100%; margin: 4px 0; }
 
 def render(predictions: Sequence[WorkflowPrediction], title: str | None = None) -> str:
     """One page for ``predictions`` (``WorkflowPrediction.to_html`` passes one)."""
+    from .models import load
+
+    load(predictions)
     if title is None:
         title = (
             f"{predictions[0].workflow_id} predictions" if len(predictions) == 1 else "Predictions"

@@ -1,22 +1,18 @@
 """What the text table, ``--json`` and the HTML report share: how each piece of a result reads.
 
 The top concept, a region's label, box corners, an embedding's preview, a status line, a
-media's summary and the JSON form are written here once; ``_render`` (text) and ``_html`` (the
+media's summary and the JSON text are written here once; ``_render`` (text) and ``_html`` (the
 page) lay them out.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-from dataclasses import fields, is_dataclass
 from typing import Any, Sequence
 
-from . import models
 from .models import BoundingBox, Concept, Embedding, Media, ModelOutput, Region, Status
 
 __all__ = [
-    "as_json",
     "json_text",
     "describe_status",
     "top_concept",
@@ -28,25 +24,6 @@ __all__ = [
     "tokens",
     "short",
 ]
-
-# Every result dataclass, from ``models``' own list, so a new kind needs no entry here.
-_MODELS = [v for v in map(vars(models).get, models.__all__) if is_dataclass(v)]
-_FIELD_NAMES = {cls: tuple(f.name for f in fields(cls) if f.name != "raw") for cls in _MODELS}
-
-
-def as_json(obj: Any) -> Any:
-    """The JSON-ready form of a result object: dataclasses to dicts (no ``raw``), tuples to
-    lists, bytes to base64 text."""
-    names = _FIELD_NAMES.get(type(obj))
-    if names is not None:
-        return {name: as_json(getattr(obj, name)) for name in names}
-    if isinstance(obj, (tuple, list)):
-        return [as_json(item) for item in obj]
-    if isinstance(obj, bytes):
-        return base64.b64encode(obj).decode("ascii")
-    if isinstance(obj, dict):
-        return {key: as_json(value) for key, value in obj.items()}
-    return obj
 
 
 def json_text(data: Any) -> str:

@@ -17,7 +17,7 @@ from ._present import (
     top_concept,
     vector_preview,
 )
-from .models import ModelOutput, Region, WorkflowPrediction, WorkflowResult
+from .models import ModelOutput, Region, WorkflowPrediction, WorkflowResult, load
 
 __all__ = ["ROWS", "table"]
 
@@ -30,6 +30,7 @@ def table(prediction: WorkflowPrediction, labels: Sequence[str]) -> str:
 
     ``labels[i]`` names ``inputs[i]`` (its URL, file or text).
     """
+    load(prediction)
     blocks = [
         _block(i, label, result)
         for i, (label, result) in enumerate(zip(labels, prediction.results, strict=True))

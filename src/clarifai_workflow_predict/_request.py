@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
 from .errors import InputError
-from .inputs import Input, coerce
+from .inputs import Input, check_url, coerce
 
 __all__ = [
     "MAX_INPUTS_PER_REQUEST",
@@ -33,6 +33,7 @@ MAX_INPUTS_PER_REQUEST = 32
 MAX_REQUEST_BYTES = 128 * 1024 * 1024
 # Room left for the request's own fields (ids, output config, selectors) beside its inputs.
 _REQUEST_MARGIN = 1024 * 1024
+_LIMIT = MAX_REQUEST_BYTES - _REQUEST_MARGIN
 
 _Request = service_pb2.PostWorkflowResultsRequest
 _UserAppIDSet = resources_pb2.UserAppIDSet
@@ -40,22 +41,28 @@ _SINGLE = (str, bytes, bytearray, memoryview, Input, resources_pb2.Input, os.Pat
 
 
 class Plan:
-    """The requests of one call. ``bounds[k]`` is the ``[start, stop)`` input range of
-    ``requests[k]``; ``inputs`` are the protos in input order."""
+    """The requests of one call. ``bounds[k]`` is the ``[start, stop)`` range of the call's
+    inputs that ``requests[k]`` sends; ``ids`` says whether any input carries its own id (only
+    then can a response put a result on the wrong input's id)."""
 
-    __slots__ = ("workflow_id", "inputs", "requests", "bounds")
+    __slots__ = ("workflow_id", "requests", "bounds", "ids")
 
     def __init__(
         self,
         workflow_id: str,
-        inputs: list[resources_pb2.Input],
         requests: list[service_pb2.PostWorkflowResultsRequest],
         bounds: list[tuple[int, int]],
+        ids: bool,
     ) -> None:
         self.workflow_id = workflow_id
-        self.inputs = inputs
         self.requests = requests
         self.bounds = bounds
+        self.ids = ids
+
+    @property
+    def count(self) -> int:
+        """How many inputs the call sends."""
+        return self.bounds[-1][1]
 
 
 def user_app_id(user_id: str | None, app_id: str | None) -> resources_pb2.UserAppIDSet | None:
@@ -146,40 +153,49 @@ def plan(fields: dict[str, Any], inputs: Any, batch_size: int) -> Plan:
     ``batch_size`` inputs and ``MAX_REQUEST_BYTES`` each. Any value that is not an input raises
     its ``InputError`` here, before anything is sent."""
     if isinstance(inputs, _SINGLE):  # the common call: one input, one request
-        proto, size = coerce(inputs, 0)
-        if size > MAX_REQUEST_BYTES - _REQUEST_MARGIN:
-            raise InputError(_too_large(0, size))
-        return planned(fields, [proto], [(0, 1)])
+        item, _ = _item(inputs, 0)
+        return planned(fields, [[item]])
     if isinstance(inputs, (Mapping, set, frozenset)) or not isinstance(inputs, Iterable):
         raise InputError(
             "inputs must be one input or an ordered sequence of them (list, tuple, generator), "
             f"got {type(inputs).__name__}"
         )
-    protos: list[resources_pb2.Input] = []
-    bounds: list[tuple[int, int]] = []
-    for chunk in _stream(iter(inputs), batch_size):
+    chunks = list(_stream(iter(inputs), batch_size))
+    for chunk in chunks:
         for item in chunk:
             if isinstance(item, InputError):
                 raise item
-        bounds.append((len(protos), len(protos) + len(chunk)))
-        protos.extend(chunk)
-    if not protos:
+    if not chunks:
         raise InputError("inputs is empty: nothing to predict")
-    return planned(fields, protos, bounds)
+    return planned(fields, chunks)
 
 
-def planned(
-    fields: dict[str, Any], protos: list[resources_pb2.Input], bounds: list[tuple[int, int]]
-) -> Plan:
-    """The plan sending ``protos`` with ``fields``, one request per ``[start, stop)`` bound."""
-    requests = [_Request(inputs=protos[start:stop], **fields) for start, stop in bounds]
-    return Plan(fields["workflow_id"], protos, requests, bounds)
+def planned(fields: dict[str, Any], chunks: list[list[Any]]) -> Plan:
+    """The plan sending ``fields`` with each chunk of inputs (from ``stream``) as one request."""
+    requests = []
+    bounds = []
+    ids = False
+    start = 0
+    for chunk in chunks:
+        request = _Request(**fields)
+        add, append = request.inputs.add, request.inputs.append
+        for item in chunk:
+            if type(item) is str:  # a URL, checked: the cheapest way into the request
+                add().data.image.url = item
+            else:
+                append(item)
+                ids = ids or bool(item.id)
+        requests.append(request)
+        bounds.append((start, start + len(chunk)))
+        start += len(chunk)
+    return Plan(fields["workflow_id"], requests, bounds, ids)
 
 
 def stream(values: Iterable[Any], batch_size: int) -> Iterator[list[Any]]:
     """``values`` read lazily into chunks of at most ``batch_size`` inputs, each chunk within the
-    request size limit. Each item is an input proto, or the ``InputError`` of a value that is not
-    an input, in its place: one bad value in a long stream fails alone."""
+    request size limit. Each item is an input (a proto, or an image URL ``str`` already
+    checked), or the ``InputError`` of a value that is not an input, in its place: one bad value
+    in a long stream fails alone."""
     if isinstance(values, _SINGLE) or isinstance(values, (Mapping, set, frozenset)):
         raise InputError(
             f"inputs must be an ordered iterable of inputs, got {type(values).__name__}"
@@ -189,22 +205,32 @@ def stream(values: Iterable[Any], batch_size: int) -> Iterator[list[Any]]:
     return _stream(iter(values), batch_size)
 
 
+def _item(value: Any, index: int) -> tuple[Any, int]:
+    """``value`` as one input of a chunk, and its approximate encoded size: an image URL
+    ``str`` is checked and kept as it is (``planned`` puts it straight into the request),
+    anything else becomes its proto."""
+    if type(value) is str:
+        check_url(value, index)
+        return value, len(value) + 16
+    proto, size = coerce(value, index)
+    if size > _LIMIT:
+        raise InputError(_too_large(index, size))
+    return proto, size
+
+
 def _stream(values: Iterator[Any], batch_size: int) -> Iterator[list[Any]]:
-    limit = MAX_REQUEST_BYTES - _REQUEST_MARGIN
     chunk: list[Any] = []
     count = total = 0  # inputs in the chunk, and their size
     for index, value in enumerate(values):
         try:
-            proto, size = coerce(value, index)
-            if size > limit:
-                raise InputError(_too_large(index, size))
+            item, size = _item(value, index)
         except InputError as error:
             chunk.append(error)
             continue
-        if count == batch_size or total + size > limit:
+        if count == batch_size or total + size > _LIMIT:
             yield chunk
             chunk, count, total = [], 0, 0
-        chunk.append(proto)
+        chunk.append(item)
         count += 1
         total += size
     if chunk:

@@ -12,7 +12,7 @@ from typing import Any, Union
 from clarifai_grpc.grpc.api.service_pb2 import PostWorkflowResultsResponse as Response
 from clarifai_grpc.grpc.api.status import status_pb2
 
-from . import _convert
+from . import models
 from ._request import Plan
 from .errors import FAILURE, MIXED_STATUS, SUCCESS, ApiError, ClarifaiError
 from .models import WorkflowPrediction, WorkflowResult
@@ -23,6 +23,7 @@ Outcome = Union[tuple[Response, list[WorkflowResult]], ClarifaiError]
 #: What sending one request gave: its response, or the error it failed with.
 Fetched = Union[Response, ClarifaiError]
 
+_DESCRIPTIONS = {SUCCESS: "Ok", MIXED_STATUS: "Mixed Success", FAILURE: "Failure"}
 # How a failed request's inputs say the RPC itself failed: ``details`` starts with this.
 _RPC_PREFIX = "gRPC "
 
@@ -31,7 +32,7 @@ def outcome(plan: Plan, chunk: int, fetched: Fetched) -> Outcome:
     """Check and convert what request ``chunk`` of ``plan`` fetched (a failure passes through)."""
     if isinstance(fetched, ClarifaiError):
         return fetched
-    response = fetched  # its status is SUCCESS or MIXED_STATUS: Attempts.final saw to that
+    response = fetched  # it answers each input (``_retry.accepted``): Attempts.final saw to that
     status = response.status
     start, stop = plan.bounds[chunk]
     messages = response.results
@@ -42,19 +43,18 @@ def outcome(plan: Plan, chunk: int, fetched: Fetched) -> Outcome:
             f"inputs[{start}:{stop}]",
             status.req_id,
         )
-    results = _convert.results(messages)
-    inputs = plan.inputs
-    for offset, result in enumerate(results):
-        sent = inputs[start + offset].id
-        if sent and result.input_id and result.input_id != sent:
+    sent_inputs = plan.requests[chunk].inputs if plan.ids else ()
+    for offset, (message, sent_input) in enumerate(zip(messages, sent_inputs)):
+        sent = sent_input.id
+        if sent and (got := message.input.id) and got != sent:
             return ApiError(
                 FAILURE,
-                f"malformed response: result {offset} is for input {result.input_id!r}, "
+                f"malformed response: result {offset} is for input {got!r}, "
                 f"but input {sent!r} was sent there",
                 f"inputs[{start}:{stop}]",
                 status.req_id,
             )
-    return response, results
+    return response, models.results(messages)
 
 
 def prediction(plan: Plan, outcomes: list[Outcome]) -> WorkflowPrediction:
@@ -64,24 +64,26 @@ def prediction(plan: Plan, outcomes: list[Outcome]) -> WorkflowPrediction:
         if isinstance(only, ClarifaiError):
             raise only
         response, results = only
-        return _convert.assemble(plan.workflow_id, response.status, tuple(results), (response,))
+        return models.assemble(plan.workflow_id, response.status, tuple(results), (response,))
     failures = [o for o in outcomes if isinstance(o, ClarifaiError)]
     if len(failures) == len(outcomes):
         raise failures[0]
     merged: list[WorkflowResult] = []
     responses: list[Response] = []
-    all_ok = not failures
-    for (start, stop), chunk in zip(plan.bounds, outcomes, strict=True):
+    codes = set()
+    for request, chunk in zip(plan.requests, outcomes, strict=True):
         if isinstance(chunk, ClarifaiError):
-            merged.extend(failed_results(plan.inputs[start:stop], chunk))
+            merged.extend(failed_results(request.inputs, chunk))
+            codes.add(FAILURE)
             continue
         response, results = chunk
         responses.append(response)
-        all_ok = all_ok and response.status.code == SUCCESS
+        codes.add(response.status.code)
         merged.extend(results)
-    code = SUCCESS if all_ok else MIXED_STATUS
-    summary = status_pb2.Status(code=code, description="Ok" if all_ok else "Mixed Success")
-    return _convert.assemble(plan.workflow_id, summary, tuple(merged), tuple(responses))
+    # Every request succeeded, or every input of every request failed, or some of each.
+    code = SUCCESS if codes == {SUCCESS} else FAILURE if codes == {FAILURE} else MIXED_STATUS
+    summary = status_pb2.Status(code=code, description=_DESCRIPTIONS[code])
+    return models.assemble(plan.workflow_id, summary, tuple(merged), tuple(responses))
 
 
 def failure_status(error: ClarifaiError) -> status_pb2.Status:
@@ -112,4 +114,4 @@ def rpc_failed(result: WorkflowResult) -> bool:
 
 def failed_results(inputs: list[Any], error: ClarifaiError) -> list[WorkflowResult]:
     """A failed result per input of a request that failed with ``error``."""
-    return _convert.failed_results((proto.id for proto in inputs), failure_status(error))
+    return models.failed_results((proto.id for proto in inputs), failure_status(error))

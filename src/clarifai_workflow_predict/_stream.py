@@ -12,7 +12,7 @@ from typing import Any, Iterable, Iterator
 from clarifai_grpc.grpc.api import service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 
-from . import _convert, _request, _response
+from . import _request, _response, models
 from .errors import (
     AuthenticationError,
     ClarifaiError,
@@ -29,8 +29,9 @@ _FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError)
 
 
 class Chunk:
-    """One request's worth of the stream: ``items`` are input protos or, in place of a value that
-    was not an input, its ``InputError``; ``plan`` sends the protos (``None`` if there are none)."""
+    """One request's worth of the stream: ``items`` are inputs (from ``_request.stream``) or, in
+    place of a value that was not an input, its ``InputError``; ``plan`` sends the inputs
+    (``None`` if there are none)."""
 
     __slots__ = ("items", "plan")
 
@@ -52,8 +53,8 @@ class Stream:
 
     def __iter__(self) -> Iterator[Chunk]:
         for items in self._chunks:
-            protos = [item for item in items if not isinstance(item, InputError)]
-            plan = _request.planned(self._fields, protos, [(0, len(protos))]) if protos else None
+            inputs = [item for item in items if not isinstance(item, InputError)]
+            plan = _request.planned(self._fields, [inputs]) if inputs else None
             yield Chunk(items, plan)
 
     @staticmethod
@@ -68,7 +69,7 @@ class Stream:
             if isinstance(outcome, _FATAL):
                 raise outcome
             if isinstance(outcome, ClarifaiError):
-                sent = _response.failed_results(chunk.plan.inputs, outcome)
+                sent = _response.failed_results(chunk.plan.requests[0].inputs, outcome)
             else:
                 sent = outcome[1]
         if len(sent) == len(chunk.items):
@@ -86,4 +87,4 @@ def _rejected(error: InputError) -> WorkflowResult:
         description=str(error),
         details="not sent: rejected by the client",
     )
-    return _convert.failed_results([""], status)[0]
+    return models.failed_results([""], status)[0]

@@ -110,7 +110,7 @@ class AsyncWorkflowClient(BaseClient):
         plan, deadline, call = self._prepare(workflow_id, inputs, CallOptions.of(locals()))
         method, semaphore = self._conn.bind_loop()
         results = self._results
-        with _tracing.scope(plan.workflow_id, len(plan.inputs)) as scope:
+        with _tracing.scope(plan.workflow_id, plan.count) as scope:
             if len(plan.requests) == 1:
                 fetched = await self._send(method, plan.requests[0], deadline, call, scope.span)
                 prediction = results.prediction(plan, [results.outcome(plan, 0, fetched)])

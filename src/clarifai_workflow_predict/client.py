@@ -156,7 +156,7 @@ class WorkflowClient(BaseClient):
     ) -> WorkflowPrediction:
         plan, deadline, call = self._prepare(workflow_id, inputs, CallOptions.of(locals()))
         results = self._results
-        with _tracing.scope(plan.workflow_id, len(plan.inputs)) as scope:
+        with _tracing.scope(plan.workflow_id, plan.count) as scope:
             if len(plan.requests) == 1:
                 fetched = self._send(plan.requests[0], deadline, call, scope.span)
                 prediction = results.prediction(plan, [results.outcome(plan, 0, fetched)])

@@ -1,4 +1,8 @@
-"""Malformed responses from a real server convert correctly or raise a ClarifaiError; nothing else."""
+"""Malformed responses from a real server convert correctly or raise a ClarifaiError; nothing else.
+
+Fields are converted when read, so each test reads every field of what it gets, one attribute at
+a time and in an order the fuzzer picks: each read gives a value or raises a ``ClarifaiError``.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,16 @@ from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clarifai_workflow_predict import ClarifaiError, Input, TransportError, WorkflowClient
+from clarifai_workflow_predict import (
+    ClarifaiError,
+    Input,
+    TransportError,
+    WorkflowClient,
+    WorkflowPrediction,
+)
+from clarifai_workflow_predict.testing import LocalWorkflowServer
 
-from ..helpers import FakeServer, Response
+from ..helpers import FakeServer, Response, read_every_field
 
 TRIED = {"count": 0, "converted": 0}
 
@@ -160,9 +171,9 @@ def scripted() -> Any:
         HealthCheck.function_scoped_fixture,
     ],
 )
-@given(responses())
+@given(responses(), st.randoms(use_true_random=False))
 def test_malformed_responses_convert_or_raise_a_clarifai_error(
-    scripted: Any, case: tuple[int, Response]
+    scripted: Any, case: tuple[int, Response], rand: Any
 ) -> None:
     handler, client = scripted
     inputs, response = case
@@ -178,10 +189,89 @@ def test_malformed_responses_convert_or_raise_a_clarifai_error(
         return
     assert response.status.code in (status_code_pb2.SUCCESS, status_code_pb2.MIXED_STATUS)
     assert len(prediction.results) == inputs == len(response.results)
+    assert read_every_field(prediction, lambda names: rand.sample(names, len(names))) == []
     for k, (result, message) in enumerate(zip(prediction.results, response.results, strict=True)):
         assert result.input_id in (f"in-{k}", "")
         check_converted(result, message)
     prediction.to_dict()
+    TRIED["converted"] += 1
+
+
+# What the emulator answers for each bundled workflow (every kind of output), serialized once:
+# the fuzzer damages these bytes.
+_REAL: dict[str, bytes] = {}
+
+
+def real_responses() -> dict[str, bytes]:
+    if not _REAL:
+        with (
+            LocalWorkflowServer() as server,
+            WorkflowClient(target=server.target, insecure=True) as client,
+        ):
+            for workflow_id, workflow in sorted(server.workflows.items()):
+                kind = workflow.nodes[0].model.model_type_id
+                media = "image"
+                if kind.startswith(("text", "multimodal")):
+                    media = "text"
+                elif kind.startswith("audio"):
+                    media = "audio"
+                elif kind == "visual-tracker":
+                    media = "video"
+                good = (
+                    Input.from_text("Ada Lovelace met Charles Babbage in London.")
+                    if media == "text"
+                    else Input.from_url(f"https://x.org/a.{media}", media)  # type: ignore[arg-type]
+                )
+                failing = Input.from_url(f"https://fail.invalid/b.{media}", media)  # type: ignore[arg-type]
+                prediction = client.predict(workflow_id, [good, failing])
+                _REAL[workflow_id] = prediction.raw[0].SerializeToString()
+    return _REAL
+
+
+@st.composite
+def damaged(draw: Any) -> bytes:
+    """A real response with some bytes changed, cut or doubled."""
+    data = bytearray(_REAL[draw(st.sampled_from(sorted(_REAL)))])
+    for _ in range(draw(st.integers(1, 8))):
+        at = draw(st.integers(0, len(data) - 1))
+        how = draw(st.sampled_from(["flip", "cut", "double"]))
+        if how == "flip":
+            data[at] ^= 1 << draw(st.integers(0, 7))
+        elif how == "cut":
+            del data[at : at + draw(st.integers(1, 16))]
+        else:
+            data[at:at] = data[at : at + draw(st.integers(1, 16))]
+    return bytes(data)
+
+
+@pytest.fixture(scope="module")
+def real() -> dict[str, bytes]:
+    return real_responses()
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(damaged(), st.randoms(use_true_random=False))
+def test_damaged_but_parseable_responses_read_field_by_field(
+    real: dict[str, bytes], data: bytes, rand: Any
+) -> None:
+    from google.protobuf.message import DecodeError
+
+    TRIED["count"] += 1
+    try:
+        message = Response.FromString(data)
+    except DecodeError:
+        return  # not parseable: the RPC layer reports it (test_garbage_bytes_...)
+    prediction = WorkflowPrediction.from_proto(message)
+    for error in read_every_field(prediction, lambda names: rand.sample(names, len(names))):
+        assert isinstance(error, ClarifaiError) and "malformed response" in str(error)
+    try:
+        prediction.to_dict()
+    except ClarifaiError as error:
+        assert "malformed response" in str(error)
     TRIED["converted"] += 1
 
 
@@ -215,11 +305,11 @@ def test_garbage_bytes_are_a_transport_error(data: bytes) -> None:
 
 
 def test_vector_decoding_reads_the_vector_and_nothing_after_it() -> None:
-    from clarifai_workflow_predict import _convert
+    from clarifai_workflow_predict import models
 
     vector = struct.pack("<3f", 1.0, 2.0, 3.0)
     embedding = r.Embedding.FromString(b"\x0a" + bytes([len(vector)]) + vector + b"\x10\x03")
-    assert _convert._vector(embedding) == (1.0, 2.0, 3.0)
+    assert models._vector(embedding) == (1.0, 2.0, 3.0)
 
 
 @pytest.fixture(scope="module", autouse=True)

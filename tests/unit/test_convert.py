@@ -41,13 +41,14 @@ from clarifai_workflow_predict import (
     WorkflowClient,
     WorkflowPrediction,
     WorkflowResult,
-    _convert,
+    _lazy,
+    models,
 )
 
 from ..conftest import PAT
-from ..helpers import FakeServer
+from ..helpers import FakeServer, read_every_field
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "data" / "real_responses"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 20
 OK = status_pb2.Status(code=status_code_pb2.SUCCESS, description="Ok")
 
@@ -119,6 +120,66 @@ def test_real_response_fields() -> None:
         result.output("no-such-model")
     as_dict = WorkflowPrediction("w", result.status, (result,)).to_dict()["results"][0]
     assert json.loads(json.dumps(as_dict))["outputs"][1]["concepts"][0]["name"] == "train"
+
+
+# --- every published response ---------------------------------------------------------------
+
+
+def published(name: str) -> Any:
+    """The published file ``name`` parsed into the message type its name says it holds."""
+    kinds = (
+        ("workflow_result_", r.WorkflowResult),
+        ("workflow_post_results_", service_pb2.PostWorkflowResultsResponse),
+        ("model_output_", r.Output),
+        ("model_llm_runner_output_data_parts", r.Data),
+        ("status_", status_pb2.Status),
+        ("model_", service_pb2.MultiOutputResponse),
+    )
+    message = next(kind for prefix, kind in kinds if name.startswith(prefix))()
+    lenient = name == "workflow_result_metro_north.textproto"
+    return text_format.Parse((DATA / name).read_text(), message, allow_unknown_field=lenient)
+
+
+def as_prediction(message: Any) -> WorkflowPrediction:
+    """A prediction holding what ``message`` holds: its results, or its outputs or data as one
+    result's outputs, or its status as the response's."""
+    if isinstance(message, service_pb2.PostWorkflowResultsResponse):
+        return WorkflowPrediction.from_proto(message)
+    if isinstance(message, status_pb2.Status):
+        return WorkflowPrediction.from_proto(service_pb2.PostWorkflowResultsResponse(status=message))
+    if isinstance(message, r.WorkflowResult):
+        return WorkflowPrediction.from_proto(response_with(message))
+    outputs = (
+        list(message.outputs)
+        if isinstance(message, service_pb2.MultiOutputResponse)
+        else [message if isinstance(message, r.Output) else r.Output(data=message)]
+    )
+    return WorkflowPrediction.from_proto(response_with(r.WorkflowResult(outputs=outputs)))
+
+
+PUBLISHED = sorted(path.name for path in DATA.glob("*.textproto"))
+
+
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_every_published_response_converts_field_by_field_as_a_whole(name: str) -> None:
+    message = published(name)
+    lazily = as_prediction(message)
+    assert read_every_field(lazily) == []
+    assert lazily == models.load(as_prediction(message))
+    assert json.loads(json.dumps(lazily.to_dict())) == lazily.to_dict()
+    for result, raw in zip(lazily.results, lazily.raw[0].results, strict=True):
+        assert [o.model_id for o in result.outputs] == [o.model.id for o in raw.outputs]
+        for output, raw_output in zip(result.outputs, raw.outputs, strict=True):
+            assert [c.name for c in output.concepts] == [c.name for c in raw_output.data.concepts]
+            assert len(output.frames) == len(raw_output.data.frames)
+            assert len(output.regions) == len(raw_output.data.regions)
+
+
+def test_a_model_runner_llm_answers_in_its_return_part() -> None:
+    data = published("model_llm_runner_output_data_parts.textproto")
+    (output,) = as_prediction(data).results[0].outputs
+    assert output.text == data.parts[0].data.string_value and "Photosynthesis" in output.text
+    assert output.parts[0].id == "return" and output.parts[0].value == output.text
 
 
 # --- every kind of output -------------------------------------------------------------------
@@ -461,7 +522,7 @@ def test_empty_and_unset_fields() -> None:
 
 
 def test_unknown_status_code_keeps_its_number() -> None:
-    status = _convert.status(status_pb2.Status(code=987654, description="new"))
+    status = models.status(status_pb2.Status(code=987654, description="new"))
     assert status == Status(987654, "987654", "new")
     assert not status.ok
 
@@ -493,9 +554,9 @@ def test_models_are_frozen_and_slotted_and_raw_is_left_out_of_eq_and_repr() -> N
 
 
 def test_fast_constructor_matches_init() -> None:
-    made = _convert.factory(Concept)("id", "name", 0.5, "app")
+    made = _lazy.factory(Concept)("id", "name", 0.5, "app")
     assert made == Concept("id", "name", 0.5, "app") and type(made) is Concept
-    region = _convert.factory(Region)("r", 0.5, None, (), "", None, (), None, None, (), "t", None)
+    region = _lazy.factory(Region)("r", 0.5, None, (), "", None, (), None, None, (), "t", None)
     assert region == Region("r", 0.5, None, track_id="t")
 
 

@@ -9,7 +9,7 @@ from clarifai_grpc.grpc.api import resources_pb2 as r
 from clarifai_grpc.grpc.api import service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 
-from clarifai_workflow_predict import _convert
+from clarifai_workflow_predict import models
 from clarifai_workflow_predict._request import Plan
 from clarifai_workflow_predict._response import prediction as assemble
 
@@ -43,9 +43,8 @@ def ok(description: str = "Ok") -> status_pb2.Status:
 
 def build(results: list[r.WorkflowResult], status: Any = None) -> Any:
     response = service_pb2.PostWorkflowResultsResponse(status=status or ok(), results=results)
-    inputs = [res.input for res in results]
-    plan = Plan("My<Flow>", inputs, [], [(0, len(inputs))])
-    return assemble(plan, [(response, _convert.results(response.results))])
+    plan = Plan("My<Flow>", [], [(0, len(results))], False)
+    return assemble(plan, [(response, models.results(response.results))])
 
 
 def detector_output(name: str = "det", model_id: str = "detector") -> r.Output:

@@ -62,9 +62,10 @@ def valid_or_input_error(value: Any) -> None:
     except InputError as error:
         assert str(error)  # says what was wrong
         return
-    assert made.inputs and made.bounds[0][0] == 0 and made.bounds[-1][1] == len(made.inputs)
+    sent = [i for request in made.requests for i in request.inputs]
+    assert sent and made.bounds[0][0] == 0 and made.bounds[-1][1] == len(sent) == made.count
     for request, (start, stop) in zip(made.requests, made.bounds, strict=True):
-        assert 0 < stop - start <= 32 and list(request.inputs) == made.inputs[start:stop]
+        assert 0 < stop - start <= 32 and list(request.inputs) == sent[start:stop]
         again = service_pb2.PostWorkflowResultsRequest.FromString(request.SerializeToString())
         assert again == request and again.workflow_id == "General"
 
@@ -79,7 +80,7 @@ def test_generated_inputs_make_a_request_or_raise_input_error(value: Any) -> Non
 @given(st.lists(urls, min_size=1, max_size=100))
 def test_url_lists_always_make_requests_in_order(value: list[str]) -> None:
     made = plan("General", value, owner=None, batch_size=7)
-    assert [i.data.image.url for i in made.inputs] == value
+    assert [i.data.image.url for r in made.requests for i in r.inputs] == value
     assert all(len(r.inputs) <= 7 for r in made.requests)
 
 
@@ -139,7 +140,7 @@ def test_files_of_every_kind_and_bad_paths(tmp_path: pathlib.Path) -> None:
     ):
         (tmp_path / name).write_bytes(b"hello")
         made = plan("W", tmp_path / name, owner=None, batch_size=32)
-        assert made.inputs[0].data.HasField(kind)
+        assert made.requests[0].inputs[0].data.HasField(kind)
     (tmp_path / "e.txt").write_bytes(b"\xff\xfe not utf-8 \xc3")
     for bad in (
         tmp_path / "e.txt",
