@@ -173,6 +173,9 @@ def test_retry_policy_defaults() -> None:
                     codes.MODEL_BUSY_PLEASE_RETRY,
                     codes.RPC_REQUEST_QUEUE_FULL,
                     codes.RPC_SERVER_UNAVAILABLE,
+                    # Third round: the busy codes the API also answers with.
+                    codes.QUEUE_CONN_ERROR,
+                    codes.TRY_AGAIN,
                 }
             ),
         ),

@@ -26,10 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Union
 
 import grpc
-from clarifai_grpc.grpc.api.status import status_code_pb2
 
 from . import _tracing
 from .errors import (
+    BUSY_CODES,
+    CONN_THROTTLED,
+    DEPLOYING_CODES,
+    FAILURE,
     MIXED_STATUS,
     SUCCESS,
     ClarifaiError,
@@ -38,7 +41,7 @@ from .errors import (
     from_status,
 )
 
-__all__ = ["Answer", "Attempts", "Deadline", "DEPLOYING_POLL", "RetryPolicy"]
+__all__ = ["Answer", "Attempts", "Deadline", "DEPLOYING_POLL", "RetryPolicy", "accepted"]
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +54,6 @@ THROTTLED_BACKOFF = 0.5
 DEPLOYING_POLL = 1.5
 
 
-def _codes(*names: str) -> frozenset[int]:
-    return frozenset(status_code_pb2.StatusCode.Value(name) for name in names)
-
-
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How failed attempts are retried.
@@ -62,9 +61,11 @@ class RetryPolicy:
     Retried up to ``max_attempts`` attempts in all (the first included): gRPC codes in
     ``retry_grpc_codes`` (``UNAVAILABLE``, ``RESOURCE_EXHAUSTED``) and in-band statuses in
     ``retry_status_codes`` (``CONN_THROTTLED``, ``MODEL_BUSY_PLEASE_RETRY``,
-    ``RPC_REQUEST_QUEUE_FULL``, ``RPC_SERVER_UNAVAILABLE``). Retried until the call's deadline
-    instead: ``deploying_status_codes`` (``MODEL_DEPLOYING``, ``MODEL_QUEUED_FOR_DEPLOYMENT``,
-    ``MODEL_LOADING``), a model's cold start; if the deadline ends first, the call raises
+    ``RPC_REQUEST_QUEUE_FULL``, ``RPC_SERVER_UNAVAILABLE``, ``QUEUE_CONN_ERROR``,
+    ``TRY_AGAIN``). Retried until the call's deadline instead: ``deploying_status_codes``
+    (``MODEL_DEPLOYING``, ``MODEL_QUEUED_FOR_DEPLOYMENT``, ``MODEL_LOADING``), a model's cold
+    start, whether the response says it at the top or on every output of every result (where
+    older API versions put it); if the deadline ends first, the call raises
     ``ModelDeployingError``. Add or remove codes with ``dataclasses.replace``.
 
     The n-th retry waits ``min(max_backoff, initial_backoff * backoff_multiplier**(n-1))``
@@ -80,17 +81,8 @@ class RetryPolicy:
     retry_grpc_codes: frozenset[grpc.StatusCode] = field(
         default=frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
     )
-    retry_status_codes: frozenset[int] = field(
-        default=_codes(
-            "CONN_THROTTLED",
-            "MODEL_BUSY_PLEASE_RETRY",
-            "RPC_REQUEST_QUEUE_FULL",
-            "RPC_SERVER_UNAVAILABLE",
-        )
-    )
-    deploying_status_codes: frozenset[int] = field(
-        default=_codes("MODEL_DEPLOYING", "MODEL_QUEUED_FOR_DEPLOYMENT", "MODEL_LOADING")
-    )
+    retry_status_codes: frozenset[int] = BUSY_CODES
+    deploying_status_codes: frozenset[int] = DEPLOYING_CODES
 
     def __post_init__(self) -> None:
         if type(self.max_attempts) is not int or self.max_attempts < 1:
@@ -133,8 +125,33 @@ def _set_codes(policy: RetryPolicy, name: str, kind: type) -> None:
 _NO_RETRY = RetryPolicy(max_attempts=1, deploying_status_codes=frozenset())
 # How a throttled response states the account's limit (Clarifai's rate-limit page; the emulator).
 _LIMIT = re.compile(r"limit of (\d+(?:\.\d+)?) requests per second")
-# Top-level statuses a response is returned with; any other is the request's failure.
-_ACCEPTED = (SUCCESS, MIXED_STATUS)
+
+
+def accepted(response: Any) -> bool:
+    """Whether ``response`` answers each input (any other is the request's failure): its status
+    is ``SUCCESS`` or ``MIXED_STATUS``, or ``FAILURE`` with results, which is how the API says
+    that every input failed, each with its own status."""
+    code = response.status.code
+    return code == SUCCESS or code == MIXED_STATUS or (code == FAILURE and len(response.results) > 0)
+
+
+def _deploying_status(response: Any, codes: frozenset[int]) -> Any:
+    """The status saying a model is deploying (a code in ``codes``): the response's own, or,
+    where older API versions put it, the one on every output of every result; else ``None``."""
+    status = response.status
+    if status.code in codes:
+        return status
+    if status.code == SUCCESS or not codes or not response.results:
+        return None  # a response that succeeded has no output waiting for its model
+    found = None
+    for result in response.results:
+        if not result.outputs:
+            return None
+        for output in result.outputs:
+            if output.status.code not in codes:
+                return None
+            found = output.status
+    return found
 
 
 class Deadline:
@@ -206,7 +223,8 @@ class Attempts:
         self._generation = 0
         self.attempt = 0
         self._answer: Answer | None = None
-        self._deploying: Any = None  # the last answer saying the model is deploying
+        # The last answer saying a model is deploying, and the status that says so.
+        self._deploying: tuple[Any, Any] | None = None
         self._stopped = ""  # why no further attempt could start, when that ended the request
         self._span = span  # the request's OpenTelemetry span, if tracing
         self._attempt_span: Any = None
@@ -259,13 +277,14 @@ class Attempts:
             if not (_retryable_rpc(answer, policy) and self.attempt < policy.max_attempts):
                 return None
             return self._delay(answer, None, THROTTLED_BACKOFF if throttled else 0.0)
-        code = answer.status.code
-        if code in policy.deploying_status_codes:
-            self._deploying = answer
+        deploying = _deploying_status(answer, policy.deploying_status_codes)
+        if deploying is not None:
+            self._deploying = (answer, deploying)
             self._succeeded()
             return self._delay(answer, DEPLOYING_POLL)
         self._deploying = None
-        throttled = code == status_code_pb2.CONN_THROTTLED
+        code = answer.status.code
+        throttled = code == CONN_THROTTLED
         if throttled:
             self._throttled(answer.status.details)
         else:
@@ -281,19 +300,23 @@ class Attempts:
         while its model was still deploying, the outcome is that deploying answer (as an error,
         ``ModelDeployingError``)."""
         answer = self._answer
-        cause = None
-        if self._deploying is not None and (
-            self._stopped or isinstance(answer, DeadlineExceededError)
+        deploying = self._deploying
+        if deploying is not None and (
+            self._stopped or isinstance(answer, DeadlineExceededError) or answer is deploying[0]
         ):
-            cause = answer if isinstance(answer, ClarifaiError) else None
-            answer = self._deploying
+            response, status = deploying
+            if raw:
+                answer = response
+            else:
+                cause = answer if isinstance(answer, ClarifaiError) else None
+                answer = from_status(status)
+                answer.__cause__ = cause
         elif self._stopped or answer is None:
             error = DeadlineExceededError(f"{self._stopped} before attempt {self.attempt + 1}")
             error.__cause__ = _error_of(answer)
             answer = error
-        if not (raw or isinstance(answer, ClarifaiError)) and answer.status.code not in _ACCEPTED:
+        elif not (raw or isinstance(answer, ClarifaiError) or accepted(answer)):
             answer = from_status(answer.status)
-            answer.__cause__ = cause
         if isinstance(answer, ClarifaiError):
             answer.attempts = self.attempt
         return answer
@@ -321,7 +344,7 @@ class Attempts:
             _tracing.end(span, getattr(answer, "req_id", ""), answer)
         else:
             status = answer.status
-            failed = None if status.code in _ACCEPTED else from_status(status)
+            failed = None if accepted(answer) else from_status(status)
             _tracing.end(span, status.req_id, failed)
 
     def _throttled(self, details: str = "") -> None:
@@ -364,4 +387,4 @@ def _describe(answer: Answer) -> str:
 def _error_of(answer: Answer) -> ClarifaiError | None:
     if answer is None or isinstance(answer, ClarifaiError):
         return answer
-    return None if answer.status.code in _ACCEPTED else from_status(answer.status)
+    return None if accepted(answer) else from_status(answer.status)

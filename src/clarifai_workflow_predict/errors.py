@@ -52,6 +52,27 @@ _StatusCode = status_code_pb2.StatusCode
 SUCCESS: int = status_code_pb2.SUCCESS
 MIXED_STATUS: int = status_code_pb2.MIXED_STATUS
 FAILURE: int = status_code_pb2.FAILURE
+#: The API throttled the request: the account's requests per second are spent.
+CONN_THROTTLED: int = status_code_pb2.CONN_THROTTLED
+#: A model of the workflow is coming up (a cold start): ready in seconds to minutes.
+DEPLOYING_CODES = frozenset(
+    {
+        status_code_pb2.MODEL_DEPLOYING,
+        status_code_pb2.MODEL_QUEUED_FOR_DEPLOYMENT,
+        status_code_pb2.MODEL_LOADING,
+    }
+)
+#: The API is busy or its queue is full for now: the same request may succeed a moment later.
+BUSY_CODES = frozenset(
+    {
+        CONN_THROTTLED,
+        status_code_pb2.MODEL_BUSY_PLEASE_RETRY,
+        status_code_pb2.RPC_REQUEST_QUEUE_FULL,
+        status_code_pb2.RPC_SERVER_UNAVAILABLE,
+        status_code_pb2.QUEUE_CONN_ERROR,
+        status_code_pb2.TRY_AGAIN,
+    }
+)
 
 
 @lru_cache(maxsize=1024)
@@ -197,15 +218,11 @@ _AUTH_CODES = frozenset(
         status_code_pb2.CONN_TOKEN_INVALID,
     }
 )
-_RATE_LIMIT_CODES = frozenset({status_code_pb2.CONN_THROTTLED})
-_DEPLOYING_CODES = frozenset(
-    {
-        status_code_pb2.MODEL_DEPLOYING,
-        status_code_pb2.MODEL_QUEUED_FOR_DEPLOYMENT,
-        status_code_pb2.MODEL_LOADING,
-    }
-)
+_RATE_LIMIT_CODES = frozenset({CONN_THROTTLED})
 _INVALID_REQUEST = re.compile(r"INVALID_(ARGUMENT|REQUEST|RANGE)|BAD_REQUEST")
+# Refusals of the request's contents whose names the pattern above does not catch: an input of a
+# kind the workflow does not take (an image sent to a text workflow).
+_INVALID_REQUEST_CODES = frozenset({status_code_pb2.INPUT_UNSUPPORTED_FORMAT})
 #: The metadata key carrying the API's request id.
 REQUEST_ID_KEY = "x-clarifai-request-id"
 
@@ -216,7 +233,7 @@ def api_error_class(code: int) -> type[ApiError]:
     name = status_name(code)
     if code in _AUTH_CODES:
         return AuthenticationError
-    if code in _DEPLOYING_CODES:
+    if code in DEPLOYING_CODES:
         return ModelDeployingError
     if name == "CONN_INSUFFICIENT_SCOPES" or name.endswith("_PERMISSION_DENIED"):
         return PermissionDeniedError
@@ -224,7 +241,7 @@ def api_error_class(code: int) -> type[ApiError]:
         return NotFoundError
     if code in _RATE_LIMIT_CODES or name.startswith("CONN_EXCEED"):
         return RateLimitError
-    if _INVALID_REQUEST.search(name):
+    if code in _INVALID_REQUEST_CODES or _INVALID_REQUEST.search(name):
         return InvalidRequestError
     return ApiError
 

@@ -277,6 +277,23 @@ def test_mixed_status_returns_per_input_statuses(harness: Harness) -> None:
         prediction.raise_for_status()
 
 
+def test_every_input_failing_returns_each_failure_in_its_result(harness: Harness) -> None:
+    # How the API says that every input failed: top-level FAILURE, and a result per input.
+    def handler(request: Any, context: Any, call: int) -> Response:
+        response = echo(request)
+        response.status.CopyFrom(ok_status(status_code_pb2.FAILURE, "Failure"))
+        for result in response.results:
+            result.status.CopyFrom(ok_status(status_code_pb2.INPUT_DOWNLOAD_FAILED, "gone"))
+        return response
+
+    with FakeServer(handler) as server, client_for(harness, server) as client:
+        one = client.predict("General", URLS[0])
+        many = client.predict("General", URLS[:40])
+    assert one.status.name == "FAILURE" and one.results[0].status.description == "gone"
+    assert many.status.name == "FAILURE" and len(many) == 40 and server.calls == 3
+    assert {r.status.code for r in many.results} == {status_code_pb2.INPUT_DOWNLOAD_FAILED}
+
+
 @pytest.mark.parametrize(
     ("failure", "name", "details"),
     [

@@ -182,6 +182,59 @@ def test_deploying_then_ready_returns_the_response() -> None:
     assert attempts.final() is ok and attempts.attempt == 4
 
 
+def outputs_say(*codes_by_result: tuple[int, ...], top: int = codes.FAILURE) -> Any:
+    """A response whose results' outputs carry ``codes_by_result`` (one tuple per result)."""
+    answer = response(top)
+    for output_codes in codes_by_result:
+        result = answer.results.add()
+        for code in output_codes:
+            result.outputs.add().status.CopyFrom(status_pb2.Status(code=code, description="out"))
+    return answer
+
+
+def test_deploying_on_every_output_is_a_cold_start_as_at_the_top() -> None:
+    deploying = codes.MODEL_DEPLOYING
+    attempts, clock = make(RetryPolicy(jitter=0.0), 10.0)
+    timeouts = drive(attempts, clock, [outputs_say((deploying, deploying), (deploying,))] * 50)
+    assert len(timeouts) > 4  # polled until the deadline, like a deploying top-level status
+    error = attempts.final()
+    assert isinstance(error, ModelDeployingError) and error.code == deploying
+    assert error.description == "out"
+    attempts, clock = make(RetryPolicy(jitter=0.0), 10.0)
+    ready = outputs_say((codes.SUCCESS,), top=codes.SUCCESS)
+    drive(attempts, clock, [outputs_say((deploying,), top=codes.MIXED_STATUS), ready])
+    assert attempts.final() is ready
+    # As a raw response, the last deploying answer comes back unchanged.
+    attempts, clock = make(RetryPolicy(jitter=0.0), 3.0)
+    waiting = outputs_say((deploying,))
+    drive(attempts, clock, [waiting] * 10)
+    assert attempts.final(raw=True) is waiting
+
+
+def test_outputs_that_are_not_all_deploying_are_per_input_answers() -> None:
+    partly = outputs_say((codes.MODEL_DEPLOYING, codes.SUCCESS), top=codes.MIXED_STATUS)
+    attempts, clock = make(RetryPolicy(), 30.0)
+    assert len(drive(attempts, clock, [partly] * 3)) == 1 and attempts.final() is partly
+
+
+def test_failure_with_a_result_per_input_is_an_answer_and_without_results_an_error() -> None:
+    every_input_failed = outputs_say((codes.INPUT_DOWNLOAD_FAILED,))
+    attempts, clock = make(RetryPolicy(), None)
+    drive(attempts, clock, [every_input_failed])
+    assert attempts.final() is every_input_failed
+    attempts, clock = make(RetryPolicy(), None)
+    drive(attempts, clock, [response(codes.FAILURE)])
+    assert attempts.final().code == codes.FAILURE
+
+
+@pytest.mark.parametrize("busy", [codes.QUEUE_CONN_ERROR, codes.TRY_AGAIN])
+def test_the_api_busy_codes_are_retried(busy: int) -> None:
+    attempts, clock = make(RetryPolicy(jitter=0.0), None)
+    ok = response()
+    assert len(drive(attempts, clock, [response(busy), response(busy), ok])) == 3
+    assert attempts.final() is ok
+
+
 def test_final_raw_returns_a_failing_response_unchanged() -> None:
     attempts, clock = make(RetryPolicy(), None)
     failing = response(codes.WORKFLOW_DOES_NOT_EXIST)
