@@ -68,7 +68,13 @@ class FromRaw:
         group = type(self)._GROUPS.get(name)
         if group is None:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        _fill(self, group, self.raw)  # type: ignore[attr-defined]
+        try:
+            group.fill(self, self.raw)  # type: ignore[attr-defined]
+        except ClarifaiError:
+            raise
+        except Exception as exc:  # a damaged message: say so in the library's terms
+            raise damaged(self, name, exc) from exc
+        _LOADED(self, self._loaded | group.bit)
         return object.__getattribute__(self, name)
 
     def __copy__(self) -> Any:
@@ -218,43 +224,60 @@ def _twin(cls: type) -> type:
 
 
 def factory(
-    cls: type[_T], reads: dict[str, str] | None = None, *, finish: bool = True
-) -> Callable[..., _T]:
+    cls: type[_T],
+    reads: dict[str, str] | None = None,
+    *,
+    finish: bool = True,
+    many: bool = False,
+    whole: bool = False,
+    using: dict[str, Any] | None = None,
+) -> Callable[..., Any]:
     """A fast constructor of ``cls`` that skips ``__init__``.
 
     Without ``reads`` it takes every field positionally (``raw`` last, where the class has it).
     With ``reads`` (field name to an expression of one message ``m``, like ``"m.id"``) it
     converts that message in one call; fields not read get their default, or stay unset (to be
-    converted on first read) when the name is in ``cls``'s lazy groups. With ``finish=False`` it
-    returns the unfinished twin, for the caller to fill in the rest and then finish with
-    ``obj.__class__ = cls``.
+    converted on first read) when the name is in ``cls``'s lazy groups, unless ``whole`` (then
+    every field is set and the object counts as converted); ``using`` names what the
+    expressions call. With ``many=True`` it
+    converts each message of a repeated field into a tuple, in one loop (no call per message).
+    With ``finish=False`` it returns the unfinished twin, for the caller to fill in the rest and
+    then finish with ``obj.__class__ = cls``.
     """
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    namespace: dict[str, Any] = {"_new": _new, "_twin": _twin(cls), "_cls": cls}
-    lazy = getattr(cls, "_GROUPS", {})
+    namespace: dict[str, Any] = {**(using or {}), "_new": _new, "_twin": _twin(cls), "_cls": cls}
+    groups = getattr(cls, "_GROUPS", {})
+    lazy = {} if whole else groups
     stores: list[str] = []
     if reads is None:
         params = ", ".join(names)
-        stores = [f"    o.{name} = {name}\n" for name in names]
+        stores = [f"o.{name} = {name}" for name in names]
     else:
         params = "m"
         for f in fields(cls):  # type: ignore[arg-type]
             if f.name in reads:
-                stores.append(f"    o.{f.name} = {reads[f.name]}\n")
+                stores.append(f"o.{f.name} = {reads[f.name]}")
             elif f.name in lazy:
                 continue
             elif f.default is not MISSING:
                 namespace[f"_d_{f.name}"] = f.default
-                stores.append(f"    o.{f.name} = _d_{f.name}\n")
+                stores.append(f"o.{f.name} = _d_{f.name}")
             else:
                 raise TypeError(f"{cls.__name__}.{f.name} has no default: read it")
-        if lazy:
-            stores.append("    o._loaded = 0\n")
-    end = "    o.__class__ = _cls\n" if finish else ""
-    head = f"def make({params}, *, _new=_new, _twin=_twin, _cls=_cls):\n    o = _new(_twin)\n"
-    source = f"{head}{''.join(stores)}{end}    return o\n"
+        if groups:
+            stores.append(f"o._loaded = {cls._ALL if whole else 0}")  # type: ignore[attr-defined]
+    body = ["o = _new(_twin)", *stores, *(["o.__class__ = _cls"] if finish else [])]
+    if many:
+        lines = ["out = []", "append = out.append", "for m in ms:"]
+        lines += [f"    {line}" for line in (*body, "append(o)")] + ["return tuple(out)"]
+        params = "ms"
+    else:
+        lines = [*body, "return o"]
+    source = f"def make({params}, *, _new=_new, _twin=_twin, _cls=_cls):\n" + "".join(
+        f"    {line}\n" for line in lines
+    )
     exec(source, namespace)  # noqa: S102 - source built above from field names and reads only
-    make: Callable[..., _T] = namespace["make"]
+    make: Callable[..., Any] = namespace["make"]
     make.__qualname__ = f"{cls.__name__}.<fast constructor>"
     return make
 

@@ -95,13 +95,8 @@ class Concept:
     app_id: str = ""
 
 
-_concept = factory(
-    Concept, {"id": "m.id", "name": "m.name", "value": "m.value", "app_id": "m.app_id"}
-)
-
-
-def _concepts(messages: Any, *, _map: Any = map, _convert: Any = _concept) -> tuple[Concept, ...]:
-    return tuple(_map(_convert, messages))
+_CONCEPT = {"id": "m.id", "name": "m.name", "value": "m.value", "app_id": "m.app_id"}
+_concepts = factory(Concept, _CONCEPT, many=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +129,7 @@ class Point:
 
 
 _point = factory(Point, {"row": "m.row", "col": "m.col"})
-
-
-def _points(messages: Any) -> tuple[Point, ...]:
-    return tuple(map(_point, messages))
+_points = factory(Point, {"row": "m.row", "col": "m.col"}, many=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +155,7 @@ class Color:
     value: float
 
 
-_color = factory(Color, {"hex": "m.raw_hex", "name": "m.w3c.name", "value": "m.value"})
+_colors = factory(Color, {"hex": "m.raw_hex", "name": "m.w3c.name", "value": "m.value"}, many=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +167,7 @@ class Cluster:
     score: float
 
 
-_cluster = factory(Cluster, {"id": "m.id", "count": "m.count", "score": "m.score"})
+_clusters = factory(Cluster, {"id": "m.id", "count": "m.count", "score": "m.score"}, many=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -563,8 +555,8 @@ FROM_DATA: dict[str, Callable[[Any], Any]] = {
     "embeddings": _embeddings,
     "text": lambda t: t.raw,
     "frames": _frames,
-    "colors": lambda colors: tuple(map(_color, colors)),
-    "clusters": lambda clusters: tuple(map(_cluster, clusters)),
+    "colors": _colors,
+    "clusters": _clusters,
     "image": _media,
     "video": _media,
     "audio": _media,
@@ -787,6 +779,45 @@ _KINDS_OF: dict[Any, tuple[int, ...]] = {
 }
 _KIND_SET = _setters(ModelOutput, (kind.name for kind in KINDS))
 _new_output = factory(ModelOutput, {"raw": "m"})
+_start_whole_output = factory(
+    ModelOutput,
+    {
+        "id": "m.id",
+        "model_id": "m.model.id",
+        "model_version_id": "m.model.model_version.id",
+        "model_name": "m.model.name",
+        "status": "_st(m.status)",
+        "prompt_tokens": "m.prompt_tokens",
+        "completion_tokens": "m.completion_tokens",
+        "cached_tokens": "m.cached_tokens",
+        "metadata": "{}",
+        "raw": "m",
+    },
+    finish=False,
+    whole=True,
+    using={"_st": _shared_status},
+)
+
+
+def _whole_output(
+    m: Any,
+    *,
+    _start: Any = _start_whole_output,
+    _kinds: Any = KINDS,
+    _kinds_of: Any = _KINDS_OF,
+    _set: Any = setattr,
+    _cls: type = ModelOutput,
+) -> ModelOutput:
+    """A ``ModelOutput`` converted whole (for ``load``): its head, and the kinds ``m`` has
+    (``ListFields``) over the empty values of the others, set on a twin before it becomes one."""
+    o = _start(m)
+    data = m.data
+    for data_field, _ in data.ListFields():
+        for index in _kinds_of[data_field]:
+            kind = _kinds[index]
+            _set(o, kind.name, kind.read(data))
+    o.__class__ = _cls
+    return o  # type: ignore[no-any-return]
 
 
 def _load_output(o: Any, *, _kinds: Any = KINDS, _set: Any = _KIND_SET) -> None:
@@ -847,6 +878,7 @@ def _result_outputs(o: Any, m: Any, *, _map: Any = map, _new: Any = _new_output)
 
 
 install(WorkflowResult, [Group(_RESULT_HEAD, _result_head), Group(("outputs",), _result_outputs)])
+_OUTPUTS_BIT = WorkflowResult._GROUPS["outputs"].bit
 _new_result = factory(WorkflowResult, {"raw": "m"})
 
 
@@ -992,6 +1024,15 @@ def _load(obj: Any) -> None:
 
 
 def _load_result(result: WorkflowResult) -> None:
+    done = loaded(result)
+    if done is not None and not done & _OUTPUTS_BIT:  # outputs unread: make them whole
+        try:
+            _SET_OUTPUTS(result, tuple(map(_whole_output, result.raw.outputs)))
+        except Exception as exc:  # a damaged message: say which field, as a lazy read would
+            raise damaged(result, "outputs", exc) from exc
+        mark_loaded(result, _OUTPUTS_BIT)
+        load_groups(result)
+        return
     load_groups(result)
     for output in result.outputs:
         _load_output(output)
