@@ -34,11 +34,11 @@ def resolve_pat(pat: str | None) -> str | None:
     if pat is None:
         return None
     if not isinstance(pat, str):
-        raise InputError(f"pat must be a str, got {type(pat).__name__}")
+        raise InputError(f"pat must be a str, got {type(pat).__name__}", param="pat")
     # gRPC rejects metadata values with control characters in an error that quotes the value;
     # refuse them here with a message that does not.
     if not pat or not pat.isascii() or not pat.isprintable() or pat != pat.strip() or " " in pat:
-        raise InputError("pat is malformed: a PAT is printable ASCII without spaces")
+        raise InputError("pat is malformed: a PAT is printable ASCII without spaces", param="pat")
     return pat
 
 
@@ -52,7 +52,7 @@ def extra_metadata(base: Metadata, extra: Sequence[tuple[str, str]] | None) -> M
     if not extra:
         return base
     if isinstance(extra, (str, bytes)) or not isinstance(extra, Sequence):
-        raise InputError("metadata must be a sequence of (key, value) pairs")
+        raise InputError("metadata must be a sequence of (key, value) pairs", param="metadata")
     pairs = []
     for pair in extra:
         if not (
@@ -61,9 +61,13 @@ def extra_metadata(base: Metadata, extra: Sequence[tuple[str, str]] | None) -> M
             and isinstance(pair[0], str)
             and isinstance(pair[1], (str, bytes))
         ):
-            raise InputError("metadata must be a sequence of (str key, str value) pairs")
+            raise InputError(
+                "metadata must be a sequence of (str key, str value) pairs", param="metadata"
+            )
         key = pair[0].lower()
         if key == "authorization":
-            raise InputError("metadata may not set 'authorization': pass pat= instead")
+            raise InputError(
+                "metadata may not set 'authorization': pass pat= instead", param="metadata"
+            )
         pairs.append((key, pair[1]))
     return base + tuple(pairs)

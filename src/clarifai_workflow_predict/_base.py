@@ -154,14 +154,15 @@ class BaseClient:
         self._limiter = RateLimiter(self.rate_limit) if self.rate_limit is not None else None
         if compression is not None and not isinstance(compression, grpc.Compression):
             raise InputError(
-                f"compression must be a grpc.Compression, got {type(compression).__name__}"
+                f"compression must be a grpc.Compression, got {type(compression).__name__}",
+                param="compression",
             )
         self.compression = compression
         self._options = _channel.channel_options(channel_options)
         self._interceptors = _check_interceptors(interceptors, self._aio)
         if channel is not None or stub is not None:
             if channel is not None and stub is not None:
-                raise InputError("pass channel= or stub=, not both")
+                raise InputError("pass channel= or stub=, not both", param="channel")
             for name, value in (
                 ("target", target),
                 ("root_certificates", root_certificates),
@@ -169,9 +170,13 @@ class BaseClient:
                 ("interceptors", interceptors or None),
             ):
                 if value is not None:
-                    raise InputError(f"{name}= has no effect with a channel= or stub= of yours")
+                    raise InputError(
+                        f"{name}= has no effect with a channel= or stub= of yours", param=name
+                    )
             if insecure:
-                raise InputError("insecure= has no effect with a channel= or stub= of yours")
+                raise InputError(
+                    "insecure= has no effect with a channel= or stub= of yours", param="insecure"
+                )
             self.target = None
             self._conn = self._connect(self._drop_in_method(channel, stub))
         else:
@@ -180,12 +185,16 @@ class BaseClient:
                 raise InputError(
                     f"no PAT for {self.target}: set CLARIFAI_PAT to a personal access token "
                     "(or pass pat=); only loopback targets, such as the local emulator, work "
-                    "without one"
+                    "without one",
+                    param="pat",
                 )
             if insecure:
                 _channel.check_plaintext(self.target, pat, allow_insecure_pat)
                 if root_certificates is not None:
-                    raise InputError("root_certificates has no effect with insecure=True")
+                    raise InputError(
+                        "root_certificates has no effect with insecure=True",
+                        param="root_certificates",
+                    )
                 self._credentials = None
             else:
                 self._credentials = _channel.credentials(root_certificates)
@@ -244,7 +253,8 @@ class BaseClient:
             method = getattr(stub, "PostWorkflowResults", None)
             if not callable(method):
                 raise InputError(
-                    f"stub= must be a V2Stub (with PostWorkflowResults), got {type(stub).__name__}"
+                    f"stub= must be a V2Stub (with PostWorkflowResults), got {type(stub).__name__}",
+                    param="stub",
                 )
             return method
         import grpc.aio
@@ -259,7 +269,9 @@ class BaseClient:
                 if self._aio and isinstance(channel, grpc.Channel)
                 else ""
             )
-            raise InputError(f"channel= must be {wanted}, got {type(channel).__name__}{hint}")
+            raise InputError(
+                f"channel= must be {wanted}, got {type(channel).__name__}{hint}", param="channel"
+            )
         return _channel.bind(channel, ours=False)
 
     def _check_open(self) -> None:
@@ -288,8 +300,10 @@ class BaseClient:
             call.per_attempt = timeout
         return Stream(inputs, fields, self.batch_size), each, call
 
-    def _pace(self) -> float | None:
-        """Requests per second the client is paced at now, or ``None`` while it is not."""
+    @property
+    def pace(self) -> float | None:
+        """Requests per second the client paces its requests at now, or ``None`` while it does
+        not pace them (``rate_limit=None``, or ``"adaptive"`` sending freely)."""
         return self._limiter.rate if self._limiter is not None else None
 
     def _attempts(self, deadline: Deadline, call: Call, span: Any) -> Attempts:
@@ -333,7 +347,8 @@ class BaseClient:
         if not isinstance(request, service_pb2.PostWorkflowResultsRequest):
             raise InputError(
                 "predict_request() takes a PostWorkflowResultsRequest, "
-                f"got {type(request).__name__}"
+                f"got {type(request).__name__}",
+                param="request",
             )
         return Deadline(self._timeout(options.timeout)), self._sending(options)
 
@@ -353,25 +368,29 @@ def _check_timeout(value: Any, name: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise InputError(f"{name} must be a number of seconds > 0, got {value!r}")
+        raise InputError(f"{name} must be a number of seconds > 0, got {value!r}", param=name)
     return float(value)
 
 
 def _check_retry(value: Any) -> RetryPolicy | None:
     if value is not None and not isinstance(value, RetryPolicy):
-        raise InputError(f"retry must be a RetryPolicy or None, got {type(value).__name__}")
+        raise InputError(
+            f"retry must be a RetryPolicy or None, got {type(value).__name__}", param="retry"
+        )
     return value
 
 
 def _check_int(value: Any, name: str, low: int, high: int) -> int:
     if type(value) is not int or not low <= value <= high:
-        raise InputError(f"{name} must be an int from {low} to {high}, got {value!r}")
+        raise InputError(f"{name} must be an int from {low} to {high}, got {value!r}", param=name)
     return value
 
 
 def _check_interceptors(values: Any, aio: bool) -> tuple[Any, ...]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-        raise InputError("interceptors must be a sequence of gRPC client interceptors")
+        raise InputError(
+            "interceptors must be a sequence of gRPC client interceptors", param="interceptors"
+        )
     if aio:
         from grpc.aio import ClientInterceptor
 
@@ -387,5 +406,7 @@ def _check_interceptors(values: Any, aio: bool) -> tuple[Any, ...]:
         wanted = "grpc client interceptors (grpc.UnaryUnaryClientInterceptor, ...)"
     for value in values:
         if not isinstance(value, kinds):
-            raise InputError(f"interceptors must be {wanted}, got {type(value).__name__}")
+            raise InputError(
+                f"interceptors must be {wanted}, got {type(value).__name__}", param="interceptors"
+            )
     return tuple(values)

@@ -68,14 +68,17 @@ def read_inputs(path: str | os.PathLike[str]) -> Iterator[tuple[int, str | None,
     try:
         handle = source.open(newline="", encoding="utf-8")
     except OSError as exc:
-        raise InputError(f"cannot read inputs file {str(source)!r}: {exc.strerror or exc}") from exc
+        raise InputError(
+            f"cannot read inputs file {str(source)!r}: {exc.strerror or exc}", param="inputs"
+        ) from exc
     with handle:
         try:
             if source.suffix.lower() == ".csv":
                 rows = csv.DictReader(handle)
                 if not rows.fieldnames or "url" not in rows.fieldnames:
                     raise InputError(
-                        f"{source}: a CSV of inputs needs a 'url' column (and may have 'id')"
+                        f"{source}: a CSV of inputs needs a 'url' column (and may have 'id')",
+                        param="inputs",
                     )
                 for index, row in enumerate(rows):
                     yield index, (row.get("id") or None), (row["url"] or "").strip()
@@ -87,7 +90,9 @@ def read_inputs(path: str | os.PathLike[str]) -> Iterator[tuple[int, str | None,
                     yield index, None, value
                     index += 1
         except UnicodeDecodeError as exc:
-            raise InputError(f"inputs file {str(source)!r} is not UTF-8 text") from exc
+            raise InputError(
+                f"inputs file {str(source)!r} is not UTF-8 text", param="inputs"
+            ) from exc
 
 
 def input_value(source: str, input_id: str | None, sample_ms: int | None = None) -> Any:

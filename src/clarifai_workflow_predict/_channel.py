@@ -111,11 +111,14 @@ def resolve_target(target: str | None) -> str:
     if target is None:
         target = os.environ.get(TARGET_ENV) or DEFAULT_TARGET
     if not isinstance(target, str) or not target.strip():
-        raise InputError(f"target must be a non-empty 'host:port' str, got {target!r}")
+        raise InputError(
+            f"target must be a non-empty 'host:port' str, got {target!r}", param="target"
+        )
     target = target.strip()
     if "://" in target and not target.startswith(("unix://", "dns://", "ipv4:", "ipv6:")):
         raise InputError(
-            f"target {target!r} is a URL; gRPC wants 'host:port', e.g. 'api.clarifai.com:443'"
+            f"target {target!r} is a URL; gRPC wants 'host:port', e.g. 'api.clarifai.com:443'",
+            param="target",
         )
     if target.startswith(("unix:", "dns:", "ipv4:", "ipv6:")):
         return target
@@ -157,7 +160,8 @@ def check_plaintext(target: str, pat: str | None, allowed: bool) -> None:
         raise InputError(
             f"insecure=True would send the PAT in plaintext to {target!r}, which is not a "
             "loopback address; use TLS, or pass allow_insecure_pat=True if the network "
-            "between you and it is trusted"
+            "between you and it is trusted",
+            param="insecure",
         )
 
 
@@ -176,14 +180,17 @@ def credentials(
         except OSError as exc:
             raise InputError(
                 f"cannot read root_certificates {os.fspath(root_certificates)!r}: "
-                f"{exc.strerror or exc}"
+                f"{exc.strerror or exc}",
+                param="root_certificates",
             ) from exc
     else:
         raise InputError(
-            f"root_certificates must be PEM bytes or a path, got {type(root_certificates).__name__}"
+            "root_certificates must be PEM bytes or a path, "
+            f"got {type(root_certificates).__name__}",
+            param="root_certificates",
         )
     if b"-----BEGIN CERTIFICATE-----" not in pem:
-        raise InputError("root_certificates holds no PEM certificate")
+        raise InputError("root_certificates holds no PEM certificate", param="root_certificates")
     return grpc.ssl_channel_credentials(root_certificates=pem)
 
 
@@ -191,11 +198,16 @@ def channel_options(extra: Any) -> tuple[tuple[str, Any], ...]:
     """``CHANNEL_OPTIONS`` with ``extra`` (channel arguments as ``(name, value)`` pairs) merged
     over them: a name given in ``extra`` replaces the default."""
     if isinstance(extra, (str, bytes)) or not isinstance(extra, Sequence):
-        raise InputError("channel_options must be a sequence of (name, value) pairs")
+        raise InputError(
+            "channel_options must be a sequence of (name, value) pairs", param="channel_options"
+        )
     merged = dict(CHANNEL_OPTIONS)
     for pair in extra:
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[0], str)):
-            raise InputError(f"channel_options must be (str name, value) pairs, got {pair!r:.60}")
+            raise InputError(
+                f"channel_options must be (str name, value) pairs, got {pair!r:.60}",
+                param="channel_options",
+            )
         merged[pair[0]] = pair[1]
     return tuple(merged.items())
 

@@ -86,7 +86,9 @@ class FromRaw:
     def __reduce__(self) -> tuple[Any, ...]:
         # ``raw`` travels as bytes: clarifai-grpc's message classes name a module that cannot
         # be imported, so pickle cannot find them by reference. Unread groups stay unread.
-        state = {name: _freeze(value) if name == "raw" else value for name, value in _set_slots(self)}
+        state = {
+            name: _freeze(value) if name == "raw" else value for name, value in _set_slots(self)
+        }
         return (_rebuild, (type(self), state))
 
 
@@ -231,6 +233,7 @@ def factory(
     many: bool = False,
     whole: bool = False,
     using: dict[str, Any] | None = None,
+    params: str = "m",
 ) -> Callable[..., Any]:
     """A fast constructor of ``cls`` that skips ``__init__``.
 
@@ -239,7 +242,7 @@ def factory(
     converts that message in one call; fields not read get their default, or stay unset (to be
     converted on first read) when the name is in ``cls``'s lazy groups, unless ``whole`` (then
     every field is set and the object counts as converted); ``using`` names what the
-    expressions call. With ``many=True`` it
+    expressions call and ``params`` what it takes (``"m"``). With ``many=True`` it
     converts each message of a repeated field into a tuple, in one loop (no call per message).
     With ``finish=False`` it returns the unfinished twin, for the caller to fill in the rest and
     then finish with ``obj.__class__ = cls``.
@@ -250,10 +253,9 @@ def factory(
     lazy = {} if whole else groups
     stores: list[str] = []
     if reads is None:
-        params = ", ".join(names)
+        params = ", ".join(names)  # every field, in order
         stores = [f"o.{name} = {name}" for name in names]
     else:
-        params = "m"
         for f in fields(cls):  # type: ignore[arg-type]
             if f.name in reads:
                 stores.append(f"o.{f.name} = {reads[f.name]}")

@@ -70,12 +70,14 @@ def user_app_id(user_id: str | None, app_id: str | None) -> resources_pb2.UserAp
     """The ``UserAppIDSet`` naming the workflow's owner, or ``None`` when neither id is set."""
     for name, value in (("user_id", user_id), ("app_id", app_id)):
         if value is not None and not isinstance(value, str):
-            raise InputError(f"{name} must be a str, got {type(value).__name__}")
+            raise InputError(f"{name} must be a str, got {type(value).__name__}", param=name)
     if not user_id and not app_id:
         return None
     if not user_id or not app_id:
         missing = "app_id" if user_id else "user_id"
-        raise InputError(f"{missing} is missing: a workflow's owner is a user_id and an app_id")
+        raise InputError(
+            f"{missing} is missing: a workflow's owner is a user_id and an app_id", param=missing
+        )
     return _UserAppIDSet(user_id=user_id, app_id=app_id)
 
 
@@ -99,12 +101,15 @@ def workflow_target(
     if len(path) not in (4, 6) or path[2] != "workflows" or path[4:5] not in ([], ["versions"]):
         other = path[2].removesuffix("s") if len(path) > 2 and path[2] != "workflows" else ""
         what = f"a {other} URL, not a workflow's" if other else "not a workflow URL"
-        raise InputError(f"workflow_id {workflow_id!r} is {what}; expected {shape}")
+        raise InputError(
+            f"workflow_id {workflow_id!r} is {what}; expected {shape}", param="workflow_id"
+        )
     found = {"user_id": path[0], "app_id": path[1], "version_id": path[5] if path[4:] else None}
     for name, given in (("user_id", user_id), ("app_id", app_id), ("version_id", version_id)):
         if given is not None and found[name] is not None and given != found[name]:
             raise InputError(
-                f"{name}={given!r} contradicts the workflow URL, whose {name} is {found[name]!r}"
+                f"{name}={given!r} contradicts the workflow URL, whose {name} is {found[name]!r}",
+                param=name,
             )
     return path[3], path[0], path[1], found["version_id"] or version_id
 
@@ -121,13 +126,17 @@ def request_fields(
 ) -> dict[str, Any]:
     """Every request field of a call but ``inputs``, validated."""
     if not isinstance(workflow_id, str) or not workflow_id:
-        raise InputError(f"workflow_id must be a non-empty str, got {workflow_id!r:.60}")
+        raise InputError(
+            f"workflow_id must be a non-empty str, got {workflow_id!r:.60}", param="workflow_id"
+        )
     fields: dict[str, Any] = {"workflow_id": workflow_id}
     if owner is not None:
         fields["user_app_id"] = owner
     if version_id is not None:
         if not isinstance(version_id, str):
-            raise InputError(f"version_id must be a str, got {type(version_id).__name__}")
+            raise InputError(
+                f"version_id must be a str, got {type(version_id).__name__}", param="version_id"
+            )
         fields["version_id"] = version_id
     if output_config is not None:
         fields["output_config"] = _output_config(output_config)
@@ -136,14 +145,16 @@ def request_fields(
     if workflow_state_id is not None:
         if not isinstance(workflow_state_id, str):
             raise InputError(
-                f"workflow_state_id must be a str, got {type(workflow_state_id).__name__}"
+                f"workflow_state_id must be a str, got {type(workflow_state_id).__name__}",
+                param="workflow_state_id",
             )
         fields["workflow_state"] = resources_pb2.WorkflowState(id=workflow_state_id)
     if favor_clarifai_workflows is not None:
         if not isinstance(favor_clarifai_workflows, bool):
             raise InputError(
                 "favor_clarifai_workflows must be True, False or None, "
-                f"got {type(favor_clarifai_workflows).__name__}"
+                f"got {type(favor_clarifai_workflows).__name__}",
+                param="favor_clarifai_workflows",
             )
         fields["favor_clarifai_workflows"] = favor_clarifai_workflows
     return fields
@@ -159,7 +170,8 @@ def plan(fields: dict[str, Any], inputs: Any, batch_size: int) -> Plan:
     if isinstance(inputs, (Mapping, set, frozenset)) or not isinstance(inputs, Iterable):
         raise InputError(
             "inputs must be one input or an ordered sequence of them (list, tuple, generator), "
-            f"got {type(inputs).__name__}"
+            f"got {type(inputs).__name__}",
+            param="inputs",
         )
     chunks = list(_stream(iter(inputs), batch_size))
     for chunk in chunks:
@@ -167,7 +179,7 @@ def plan(fields: dict[str, Any], inputs: Any, batch_size: int) -> Plan:
             if isinstance(item, InputError):
                 raise item
     if not chunks:
-        raise InputError("inputs is empty: nothing to predict")
+        raise InputError("inputs is empty: nothing to predict", param="inputs")
     return planned(fields, chunks)
 
 
@@ -199,10 +211,13 @@ def stream(values: Iterable[Any], batch_size: int) -> Iterator[list[Any]]:
     in a long stream fails alone."""
     if isinstance(values, _SINGLE) or isinstance(values, (Mapping, set, frozenset)):
         raise InputError(
-            f"inputs must be an ordered iterable of inputs, got {type(values).__name__}"
+            f"inputs must be an ordered iterable of inputs, got {type(values).__name__}",
+            param="inputs",
         )
     if not isinstance(values, Iterable):
-        raise InputError(f"inputs must be an iterable of inputs, got {type(values).__name__}")
+        raise InputError(
+            f"inputs must be an iterable of inputs, got {type(values).__name__}", param="inputs"
+        )
     return _stream(iter(values), batch_size)
 
 
@@ -221,7 +236,7 @@ def _item(value: Any, index: int, *, _plain: Any = _PLAIN_URL.fullmatch) -> tupl
         return value, len(value) + 16
     proto, size = coerce(value, index)
     if size > _LIMIT:
-        raise InputError(_too_large(index, size))
+        raise InputError(_too_large(index, size), param=f"inputs[{index}]")
     return proto, size
 
 
@@ -250,12 +265,13 @@ def _output_config(value: Any) -> resources_pb2.OutputConfig:
     if not isinstance(value, Mapping):
         raise InputError(
             "output_config must be an OutputConfig or a dict of its fields, "
-            f"got {type(value).__name__}"
+            f"got {type(value).__name__}",
+            param="output_config",
         )
     try:
         return resources_pb2.OutputConfig(**value)
     except (TypeError, ValueError, AttributeError) as exc:
-        raise InputError(f"output_config: {exc}") from exc
+        raise InputError(f"output_config: {exc}", param="output_config") from exc
 
 
 def _selectors(
@@ -269,20 +285,23 @@ def _selectors(
     if not isinstance(value, Mapping):
         raise InputError(
             "node_runner_selectors must map node ids to a RunnerSelector or a deployment id, "
-            f"got {type(value).__name__}"
+            f"got {type(value).__name__}",
+            param="node_runner_selectors",
         )
     selectors = {}
     for key, selector in value.items():
         if not isinstance(key, str) or not key:
             raise InputError(
-                f"node_runner_selectors: a node id must be a non-empty str, got {key!r}"
+                f"node_runner_selectors: a node id must be a non-empty str, got {key!r}",
+                param="node_runner_selectors",
             )
         if isinstance(selector, str):
             selector = compute.deployment(selector)
         elif not isinstance(selector, resources_pb2.RunnerSelector):
             raise InputError(
                 f"node_runner_selectors[{key!r}] must be a RunnerSelector (compute.deployment, "
-                f"compute.nodepool) or a deployment id str, got {type(selector).__name__}"
+                f"compute.nodepool) or a deployment id str, got {type(selector).__name__}",
+                param="node_runner_selectors",
             )
         if owner is not None and owner.user_id:
             selector = _owned(selector, owner.user_id)

@@ -43,8 +43,8 @@ def outcome(plan: Plan, chunk: int, fetched: Fetched) -> Outcome:
             f"inputs[{start}:{stop}]",
             status.req_id,
         )
-    sent_inputs = plan.requests[chunk].inputs if plan.ids else ()
-    for offset, (message, sent_input) in enumerate(zip(messages, sent_inputs)):
+    sent_inputs = plan.requests[chunk].inputs if plan.ids else ()  # no ids: nothing to check
+    for offset, (message, sent_input) in enumerate(zip(messages, sent_inputs, strict=False)):
         sent = sent_input.id
         if sent and (got := message.input.id) and got != sent:
             return ApiError(
@@ -114,4 +114,4 @@ def rpc_failed(result: WorkflowResult) -> bool:
 
 def failed_results(inputs: list[Any], error: ClarifaiError) -> list[WorkflowResult]:
     """A failed result per input of a request that failed with ``error``."""
-    return models.failed_results((proto.id for proto in inputs), failure_status(error))
+    return models.failed_results((proto.id for proto in inputs), failure_status(error), error)

@@ -86,17 +86,24 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if type(self.max_attempts) is not int or self.max_attempts < 1:
-            raise InputError(f"max_attempts must be an int >= 1, got {self.max_attempts!r}")
+            raise InputError(
+                f"max_attempts must be an int >= 1, got {self.max_attempts!r}", param="max_attempts"
+            )
         for name in ("initial_backoff", "max_backoff", "backoff_multiplier", "jitter"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-                raise InputError(f"{name} must be a number, got {value!r}")
+                raise InputError(f"{name} must be a number, got {value!r}", param=name)
         if self.initial_backoff < 0 or self.max_backoff < self.initial_backoff:
-            raise InputError("backoffs must satisfy 0 <= initial_backoff <= max_backoff")
+            raise InputError(
+                "backoffs must satisfy 0 <= initial_backoff <= max_backoff", param="initial_backoff"
+            )
         if self.backoff_multiplier < 1:
-            raise InputError(f"backoff_multiplier must be >= 1, got {self.backoff_multiplier!r}")
+            raise InputError(
+                f"backoff_multiplier must be >= 1, got {self.backoff_multiplier!r}",
+                param="backoff_multiplier",
+            )
         if not 0 <= self.jitter < 1:
-            raise InputError(f"jitter must be in [0, 1), got {self.jitter!r}")
+            raise InputError(f"jitter must be in [0, 1), got {self.jitter!r}", param="jitter")
         _set_codes(self, "retry_grpc_codes", grpc.StatusCode)
         _set_codes(self, "retry_status_codes", int)
         _set_codes(self, "deploying_status_codes", int)
@@ -115,10 +122,12 @@ class RetryPolicy:
 def _set_codes(policy: RetryPolicy, name: str, kind: type) -> None:
     value: Any = getattr(policy, name)
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise InputError(f"{name} must be a set of codes, got {type(value).__name__}")
+        raise InputError(f"{name} must be a set of codes, got {type(value).__name__}", param=name)
     codes = frozenset(value)
     if not all(isinstance(c, kind) and not isinstance(c, bool) for c in codes):
-        raise InputError(f"{name} must hold {kind.__name__} codes, got {sorted(map(str, codes))}")
+        raise InputError(
+            f"{name} must hold {kind.__name__} codes, got {sorted(map(str, codes))}", param=name
+        )
     object.__setattr__(policy, name, codes)
 
 
@@ -132,7 +141,9 @@ def accepted(response: Any) -> bool:
     is ``SUCCESS`` or ``MIXED_STATUS``, or ``FAILURE`` with results, which is how the API says
     that every input failed, each with its own status."""
     code = response.status.code
-    return code == SUCCESS or code == MIXED_STATUS or (code == FAILURE and len(response.results) > 0)
+    return (
+        code == SUCCESS or code == MIXED_STATUS or (code == FAILURE and len(response.results) > 0)
+    )
 
 
 def _deploying_status(response: Any, codes: frozenset[int]) -> Any:

@@ -87,4 +87,4 @@ def _rejected(error: InputError) -> WorkflowResult:
         description=str(error),
         details="not sent: rejected by the client",
     )
-    return models.failed_results([""], status)[0]
+    return models.failed_results([""], status, error)[0]

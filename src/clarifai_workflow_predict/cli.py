@@ -494,7 +494,7 @@ def _bulk(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         shown = sys.stderr.isatty() if args.progress is None else args.progress
-        progress = Progress(total, sys.stderr, shown, client._pace)
+        progress = Progress(total, sys.stderr, shown, lambda: client.pace)
         pending: deque[tuple[int, str | None, str]] = deque()
         results = client.predict_iter(
             args.workflow_id,

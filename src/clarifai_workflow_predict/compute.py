@@ -18,7 +18,9 @@ __all__ = ["deployment", "nodepool"]
 def deployment(id: str, *, user_id: str | None = None) -> resources_pb2.RunnerSelector:
     """The selector running a node on the deployment ``id`` (owned by ``user_id``)."""
     return resources_pb2.RunnerSelector(
-        deployment=resources_pb2.Deployment(id=_id(id, "deployment id"), user_id=_owner(user_id))
+        deployment=resources_pb2.Deployment(
+            id=_id(id, "id", "deployment id"), user_id=_owner(user_id)
+        )
     )
 
 
@@ -29,7 +31,7 @@ def nodepool(
     ``compute_cluster_id`` (owned by ``user_id``)."""
     return resources_pb2.RunnerSelector(
         nodepool=resources_pb2.Nodepool(
-            id=_id(id, "nodepool id"),
+            id=_id(id, "id", "nodepool id"),
             compute_cluster=resources_pb2.ComputeCluster(
                 id=_id(compute_cluster_id, "compute_cluster_id"), user_id=_owner(user_id)
             ),
@@ -37,9 +39,11 @@ def nodepool(
     )
 
 
-def _id(value: object, name: str) -> str:
+def _id(value: object, param: str, name: str | None = None) -> str:
+    """``value``, an id: ``InputError`` for ``param`` (``name`` in its message) unless it is a
+    non-empty str."""
     if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{name} must be a non-empty str, got {value!r:.60}")
+        raise InputError(f"{name or param} must be a non-empty str, got {value!r:.60}", param=param)
     return value
 
 

@@ -185,7 +185,16 @@ class DeadlineExceededError(TransportError):
 
 
 class InputError(ClarifaiError, ValueError):
-    """Bad input or arguments, caught before anything was sent."""
+    """Bad input or arguments, caught before anything was sent.
+
+    ``param`` names the argument at fault as the call spells it (``"pat"``, ``"user_id"``,
+    ``"timeout"``, ``"output_config"``, ``"inputs[3]"``, ...), or is ``None``; a front end can
+    name its own flag from it instead of reading the message.
+    """
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class PredictionError(ClarifaiError):

@@ -51,10 +51,13 @@ class Input:
         if not isinstance(proto, _Input):
             raise InputError(
                 f"Input() takes a resources_pb2.Input, got {type(proto).__name__}; "
-                "use Input.from_url/from_bytes/from_file/from_text"
+                "use Input.from_url/from_bytes/from_file/from_text",
+                param="proto",
             )
         if kind not in KINDS:
-            raise InputError(f"unknown input kind {kind!r}; expected one of {', '.join(KINDS)}")
+            raise InputError(
+                f"unknown input kind {kind!r}; expected one of {', '.join(KINDS)}", param="kind"
+            )
         self.kind = kind
         self.proto = proto
         self.size = proto.ByteSize()
@@ -86,16 +89,16 @@ class Input:
     ) -> Input:
         """An input sent inline: image, video or audio bytes, or UTF-8 text."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise InputError(f"from_bytes() takes bytes, got {type(data).__name__}")
+            raise InputError(f"from_bytes() takes bytes, got {type(data).__name__}", param="data")
         raw = bytes(data)
         if not raw:
-            raise InputError("from_bytes() got no bytes")
+            raise InputError("from_bytes() got no bytes", param="data")
         if kind == "text":
             return cls._make(
                 _Data(text=resources_pb2.Text(raw=_decode(raw, "bytes"))), kind, id, metadata
             )
         if kind == "image" and len(raw) > MAX_IMAGE_BYTES:
-            raise InputError(_too_big(len(raw)))
+            raise InputError(_too_big(len(raw)), param="data")
         return cls._make(_media(kind, base64=raw), kind, id, metadata)
 
     @classmethod
@@ -113,7 +116,9 @@ class Input:
         try:
             name = os.fspath(path)
         except TypeError:
-            raise InputError(f"from_file() takes a path, got {type(path).__name__}") from None
+            raise InputError(
+                f"from_file() takes a path, got {type(path).__name__}", param="path"
+            ) from None
         if isinstance(name, bytes):
             name = os.fsdecode(name)
         try:
@@ -121,18 +126,18 @@ class Input:
                 resolved: str = kind or kind_of(name)
                 size = os.fstat(f.fileno()).st_size
                 if resolved == "image" and size > MAX_IMAGE_BYTES:
-                    raise InputError(f"{name}: {_too_big(size)}")
+                    raise InputError(f"{name}: {_too_big(size)}", param="path")
                 raw = f.read()
         except InputError:
             raise
         except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
             reason = getattr(exc, "strerror", None) or exc
-            raise InputError(f"cannot read input file {name!r}: {reason}") from exc
+            raise InputError(f"cannot read input file {name!r}: {reason}", param="path") from exc
         if resolved == "text":
             data = _Data(text=resources_pb2.Text(raw=_decode(raw, name)))
             return cls._make(data, resolved, id, metadata, sample_ms)
         if not raw:
-            raise InputError(f"input file {name!r} is empty")
+            raise InputError(f"input file {name!r} is empty", param="path")
         return cls._make(_media(resolved, base64=raw), resolved, id, metadata, sample_ms)
 
     @classmethod
@@ -141,9 +146,9 @@ class Input:
     ) -> Input:
         """A text input, sent inline."""
         if not isinstance(text, str):
-            raise InputError(f"from_text() takes a str, got {type(text).__name__}")
+            raise InputError(f"from_text() takes a str, got {type(text).__name__}", param="text")
         if not text:
-            raise InputError("from_text() got an empty string")
+            raise InputError("from_text() got an empty string", param="text")
         return cls._make(_Data(text=resources_pb2.Text(raw=text)), "text", id, metadata)
 
     @classmethod
@@ -163,9 +168,11 @@ class Input:
         ``from_parts(["What is in this image?", "https://.../a.jpg"])``.
         """
         if isinstance(parts, (str, bytes, Mapping)) or not isinstance(parts, Sequence):
-            raise InputError(f"from_parts() takes a list of parts, got {type(parts).__name__}")
+            raise InputError(
+                f"from_parts() takes a list of parts, got {type(parts).__name__}", param="parts"
+            )
         if not parts:
-            raise InputError("from_parts() got no parts")
+            raise InputError("from_parts() got no parts", param="parts")
         data = _Data()
         for index, part in enumerate(parts):
             proto = _part(part, index)
@@ -186,7 +193,7 @@ class Input:
             proto.settings.sample_rate_ms = _sample_ms(sample_ms, kind)
         if id is not None:
             if not isinstance(id, str):
-                raise InputError(f"input id must be a str, got {type(id).__name__}")
+                raise InputError(f"input id must be a str, got {type(id).__name__}", param="id")
             proto.id = id
         if metadata is not None:
             _set_metadata(proto, metadata)
@@ -278,15 +285,17 @@ def coerce(value: Any, index: int) -> tuple[resources_pb2.Input, int]:
         return coerce(str(value), index)
     raise InputError(
         f"inputs[{index}]: expected an Input, an http(s) URL str, bytes, a path "
-        f"(os.PathLike) or a resources_pb2.Input, got {cls.__name__}"
+        f"(os.PathLike) or a resources_pb2.Input, got {cls.__name__}",
+        param=f"inputs[{index}]",
     )
 
 
 def check_url(url: Any, index: int | None = None) -> None:
     """``InputError`` unless ``url`` is an absolute ``http://`` or ``https://`` URL."""
     where = "" if index is None else f"inputs[{index}]: "
+    param = "url" if index is None else f"inputs[{index}]"
     if not isinstance(url, str):
-        raise InputError(f"{where}a URL must be a str, got {type(url).__name__}")
+        raise InputError(f"{where}a URL must be a str, got {type(url).__name__}", param=param)
     head = url[:8].lower()
     rest = url[8:] if head == "https://" else url[7:] if head.startswith("http://") else None
     if rest is None:
@@ -295,9 +304,9 @@ def check_url(url: Any, index: int | None = None) -> None:
             if "://" not in url
             else ""
         )
-        raise InputError(f"{where}not an http(s) URL: {_clip(url)!r}{hint}")
+        raise InputError(f"{where}not an http(s) URL: {_clip(url)!r}{hint}", param=param)
     if not rest or rest[0] in "/?#" or not url.isprintable() or " " in url:
-        raise InputError(f"{where}not a valid http(s) URL: {_clip(url)!r}")
+        raise InputError(f"{where}not a valid http(s) URL: {_clip(url)!r}", param=param)
 
 
 def kind_of(path: str) -> str:
@@ -310,7 +319,8 @@ def kind_of(path: str) -> str:
         return "text"
     raise InputError(
         f"cannot tell the kind of input {path!r} from its suffix; pass "
-        "Input.from_file(path, kind='image'|'video'|'audio'|'text')"
+        "Input.from_file(path, kind='image'|'video'|'audio'|'text')",
+        param="kind",
     )
 
 
@@ -319,19 +329,27 @@ def _part(value: Any, index: int) -> resources_pb2.Input:
     not one."""
     if type(value) is str and not _looks_like_url(value):
         if not value:
-            raise InputError(f"parts[{index}]: an empty str; give text, or leave the part out")
+            raise InputError(
+                f"parts[{index}]: an empty str; give text, or leave the part out",
+                param=f"parts[{index}]",
+            )
         proto = _Input()
         proto.data.text.raw = value
         return proto
     try:
         proto, _ = coerce(value, index)
     except InputError as exc:
-        raise InputError(str(exc).replace(f"inputs[{index}]", f"parts[{index}]", 1)) from exc
+        raise InputError(
+            str(exc).replace(f"inputs[{index}]", f"parts[{index}]", 1), param=f"parts[{index}]"
+        ) from exc
     if proto.data.parts:
-        raise InputError(f"parts[{index}]: a multimodal input; parts cannot nest")
+        raise InputError(
+            f"parts[{index}]: a multimodal input; parts cannot nest", param=f"parts[{index}]"
+        )
     if proto.HasField("settings"):
         raise InputError(
-            f"parts[{index}]: has settings (sample_ms), which only a whole input can carry"
+            f"parts[{index}]: has settings (sample_ms), which only a whole input can carry",
+            param=f"parts[{index}]",
         )
     return proto
 
@@ -346,9 +364,12 @@ def _looks_like_url(text: str) -> bool:
 
 def _sample_ms(value: Any, kind: str) -> int:
     if kind != "video":
-        raise InputError(f"sample_ms is for video inputs; this input is {kind}")
+        raise InputError(f"sample_ms is for video inputs; this input is {kind}", param="sample_ms")
     if type(value) is not int or not 0 < value <= _MAX_SAMPLE_MS:
-        raise InputError(f"sample_ms must be a whole number of milliseconds > 0, got {value!r}")
+        raise InputError(
+            f"sample_ms must be a whole number of milliseconds > 0, got {value!r}",
+            param="sample_ms",
+        )
     return value
 
 
@@ -371,26 +392,31 @@ def _describe(data: resources_pb2.Data, kind: str | None = None) -> str:
 def _media(kind: str, **fields: Any) -> resources_pb2.Data:
     media = _MEDIA.get(kind)
     if media is None:
-        raise InputError(f"unknown input kind {kind!r}; expected one of {', '.join(KINDS)}")
+        raise InputError(
+            f"unknown input kind {kind!r}; expected one of {', '.join(KINDS)}", param="kind"
+        )
     return _Data(**{kind: media(**fields)})
 
 
 def _set_metadata(proto: resources_pb2.Input, metadata: Mapping[str, Any]) -> None:
     if not isinstance(metadata, Mapping):
-        raise InputError(f"input metadata must be a dict, got {type(metadata).__name__}")
+        raise InputError(
+            f"input metadata must be a dict, got {type(metadata).__name__}", param="metadata"
+        )
     try:
         proto.data.metadata.update(metadata)
     except (TypeError, ValueError, AttributeError) as exc:
         raise InputError(
             "input metadata must be JSON-like (str keys; str, number, bool, None, list, "
-            f"dict values): {exc}"
+            f"dict values): {exc}",
+            param="metadata",
         ) from exc
 
 
 def _proto_size(proto: resources_pb2.Input, index: int) -> int:
     image = proto.data.image.base64
     if len(image) > MAX_IMAGE_BYTES:
-        raise InputError(f"inputs[{index}]: {_too_big(len(image))}")
+        raise InputError(f"inputs[{index}]: {_too_big(len(image))}", param=f"inputs[{index}]")
     return proto.ByteSize()
 
 
@@ -398,7 +424,7 @@ def _wrap(index: int, make: Any, value: Any) -> tuple[resources_pb2.Input, int]:
     try:
         made = make(value)
     except InputError as exc:
-        raise InputError(f"inputs[{index}]: {exc}") from exc
+        raise InputError(f"inputs[{index}]: {exc}", param=f"inputs[{index}]") from exc
     return made.proto, made.size
 
 
@@ -406,7 +432,10 @@ def _decode(raw: bytes, where: str) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"text input {where!r} is not UTF-8: {exc.reason}") from exc
+        raise InputError(
+            f"text input {where!r} is not UTF-8: {exc.reason}",
+            param="data" if where == "bytes" else "path",
+        ) from exc
 
 
 def _too_big(size: int) -> str:

@@ -47,7 +47,7 @@ from ._lazy import (
     mark_loaded,
     no_collections,
 )
-from .errors import SUCCESS, PredictionError, status_name
+from .errors import SUCCESS, ClarifaiError, PredictionError, status_name
 
 __all__ = [
     "Status",
@@ -743,7 +743,9 @@ _OUTPUT_HEAD = (
 _OUTPUT_HEAD_SET = _setters(ModelOutput, _OUTPUT_HEAD)
 
 
-def _output_head(o: Any, m: Any, *, _set: Any = _OUTPUT_HEAD_SET, _st: Any = _shared_status) -> None:
+def _output_head(
+    o: Any, m: Any, *, _set: Any = _OUTPUT_HEAD_SET, _st: Any = _shared_status
+) -> None:
     model = m.model
     set_id, set_model, set_version, set_name, set_status, set_prompt, set_done, set_cached = _set
     set_id(o, m.id)
@@ -840,13 +842,19 @@ def _load_output(o: Any, *, _kinds: Any = KINDS, _set: Any = _KIND_SET) -> None:
 
 @dataclass(frozen=True, slots=True)
 class WorkflowResult(FromRaw):
-    """The result for one input: one ``ModelOutput`` per workflow node, in node order."""
+    """The result for one input: one ``ModelOutput`` per workflow node, in node order.
+
+    ``error`` is the ``ClarifaiError`` that failed this input's request when the request itself
+    failed (a transport or API error after retries, or an ``InputError`` for a value that was
+    never sent), else ``None``; like ``raw`` it is left out of ``==``, ``repr`` and ``to_dict``.
+    """
 
     id: str
     input_id: str
     status: Status
     outputs: tuple[ModelOutput, ...] = ()
     raw: Any = _raw()
+    error: ClarifaiError | None = _raw()
 
     @property
     def ok(self) -> bool:
@@ -866,7 +874,9 @@ _RESULT_HEAD_SET = _setters(WorkflowResult, _RESULT_HEAD)
 (_SET_OUTPUTS,) = _setters(WorkflowResult, ("outputs",))
 
 
-def _result_head(o: Any, m: Any, *, _set: Any = _RESULT_HEAD_SET, _st: Any = _shared_status) -> None:
+def _result_head(
+    o: Any, m: Any, *, _set: Any = _RESULT_HEAD_SET, _st: Any = _shared_status
+) -> None:
     set_id, set_input, set_status = _set
     set_id(o, m.id)
     set_input(o, m.input.id)
@@ -960,7 +970,9 @@ _new_prediction = factory(WorkflowPrediction)
 # --- conversion --------------------------------------------------------------------------------
 
 
-def results(messages: Iterable[Any], *, _map: Any = map, _new: Any = _new_result) -> list[WorkflowResult]:
+def results(
+    messages: Iterable[Any], *, _map: Any = map, _new: Any = _new_result
+) -> list[WorkflowResult]:
     """A result per message, in order; each converted when read."""
     return list(_map(_new, messages))
 
@@ -991,13 +1003,21 @@ def assemble(
     )
 
 
-def failed_results(input_ids: Iterable[str], raw_status: Any) -> list[WorkflowResult]:
-    """A result with no outputs, carrying ``raw_status``, per input of a request that failed or
-    was never sent."""
-    return results(
-        resources_pb2.WorkflowResult(status=raw_status, input=resources_pb2.Input(id=input_id))
+_failed_result = factory(WorkflowResult, {"raw": "m", "error": "error"}, params="m, error")
+
+
+def failed_results(
+    input_ids: Iterable[str], raw_status: Any, error: ClarifaiError
+) -> list[WorkflowResult]:
+    """A result with no outputs, carrying ``raw_status`` and ``error``, per input of a request
+    that failed or was never sent."""
+    return [
+        _failed_result(
+            resources_pb2.WorkflowResult(status=raw_status, input=resources_pb2.Input(id=input_id)),
+            error,
+        )
         for input_id in input_ids
-    )
+    ]
 
 
 def load(obj: Any) -> Any:
@@ -1040,9 +1060,10 @@ def _load_result(result: WorkflowResult) -> None:
 
 # --- the JSON form -----------------------------------------------------------------------------
 
-# Every result dataclass's fields but ``raw``, from this module's own list.
+# Every result dataclass's fields that ``==`` compares (``raw`` and ``error`` are not data),
+# from this module's own list.
 _FIELD_NAMES = {
-    cls: tuple(f.name for f in fields(cls) if f.name != "raw")
+    cls: tuple(f.name for f in fields(cls) if f.compare)
     for cls in map(globals().get, __all__)
     if is_dataclass(cls)
 }

@@ -40,7 +40,9 @@ RESPONSE = response_bytes(32)  # 32 inputs x (20 concepts; a 512-d embedding; 5 
 
 
 def fresh() -> WorkflowPrediction:
-    return WorkflowPrediction.from_proto(service_pb2.PostWorkflowResultsResponse.FromString(RESPONSE))
+    return WorkflowPrediction.from_proto(
+        service_pb2.PostWorkflowResultsResponse.FromString(RESPONSE)
+    )
 
 
 def is_set(obj: Any, name: str) -> bool:
@@ -124,6 +126,7 @@ def test_dataclass_protocols_behave_as_if_eager() -> None:
         "status",
         "outputs",
         "raw",
+        "error",
     ]
     replaced = dataclasses.replace(fresh().results[1], id="other")
     assert replaced.id == "other" and replaced.outputs == eager_result.outputs
@@ -139,11 +142,15 @@ def test_dataclass_protocols_behave_as_if_eager() -> None:
             pytest.fail("match did not read the lazy fields")
     with pytest.raises(dataclasses.FrozenInstanceError):
         fresh().results[0].outputs = ()  # type: ignore[misc]
-    assert type(lazy.results[0].outputs) is tuple and type(lazy.results[0].outputs[0]) is ModelOutput
+    assert (
+        type(lazy.results[0].outputs) is tuple and type(lazy.results[0].outputs[0]) is ModelOutput
+    )
 
 
 def test_objects_made_by_init_are_whole_and_unaffected() -> None:
-    made = ModelOutput("o", "m", "v", "n", Status(10000, "SUCCESS"), concepts=(Concept("c", "c", 1.0),))
+    made = ModelOutput(
+        "o", "m", "v", "n", Status(10000, "SUCCESS"), concepts=(Concept("c", "c", 1.0),)
+    )
     assert made.regions == () and made.raw is None and _lazy.loaded(made) is None
     assert pickle.loads(pickle.dumps(made)) == made
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
