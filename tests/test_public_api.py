@@ -8,7 +8,7 @@ import pytest
 
 import clarifai_workflow_predict as cwp
 from clarifai_workflow_predict import errors
-from clarifai_workflow_predict._options import UNSET
+from clarifai_workflow_predict._options import NOT_GIVEN
 
 PUBLIC = {
     "WorkflowClient",
@@ -33,6 +33,9 @@ PUBLIC = {
     "Span",
     "Part",
     "NDArray",
+    # Third round: what a call used, and where a bulk job stands.
+    "Usage",
+    "BulkSummary",
     "MAX_INPUTS_PER_REQUEST",
     "__version__",
     "ClarifaiError",
@@ -114,7 +117,7 @@ def test_client_signature() -> None:
 def test_with_options_signature(client: type) -> None:
     kw = inspect.Parameter.KEYWORD_ONLY
     assert params(client.with_options) == [
-        (name, kw, UNSET)
+        (name, kw, NOT_GIVEN)
         for name in ("timeout", "retry", "rate_limit", "metadata", "user_id", "app_id")
     ]
     # A plain method on both clients: derived clients are built, never awaited.
@@ -136,7 +139,7 @@ def test_predict_signatures(client: type) -> None:
         ("workflow_state_id", kw, None),
         ("timeout", kw, None),
         ("metadata", kw, None),
-        ("retry", kw, UNSET),
+        ("retry", kw, NOT_GIVEN),
         ("favor_clarifai_workflows", kw, None),
     ]
     assert params(client.predict_iter)[2:] == params(client.predict)[2:]
@@ -144,7 +147,7 @@ def test_predict_signatures(client: type) -> None:
         ("request", positional, inspect.Parameter.empty),
         ("timeout", kw, None),
         ("metadata", kw, None),
-        ("retry", kw, UNSET),
+        ("retry", kw, NOT_GIVEN),
     ]
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._bulk import BulkSummary
     from ._request import MAX_INPUTS_PER_REQUEST
     from ._retry import RetryPolicy
     from .aio import AsyncWorkflowClient
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
         Status,
         TimeSegment,
         Track,
+        Usage,
         WorkflowPrediction,
         WorkflowResult,
     )
@@ -62,6 +64,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "MAX_INPUTS_PER_REQUEST": "_request",
     "RetryPolicy": "_retry",
+    "BulkSummary": "_bulk",
     "WorkflowClient": "client",
     "AsyncWorkflowClient": "aio",
     "Input": "inputs",
@@ -102,6 +105,7 @@ _LAZY = {
             "Span",
             "Part",
             "NDArray",
+            "Usage",
         ),
         "models",
     ),
@@ -152,6 +156,8 @@ __all__ = [
     "Span",
     "Part",
     "NDArray",
+    "Usage",
+    "BulkSummary",
     "MAX_INPUTS_PER_REQUEST",
     "__version__",
     "ClarifaiError",

@@ -7,20 +7,22 @@ attempt, sleep between attempts and run chunks concurrently.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import weakref
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import grpc
 from clarifai_grpc.grpc.api import service_pb2
 
 from . import _auth, _channel, _request
-from ._options import UNSET, CallOptions
+from ._options import NOT_GIVEN, CallOptions, NotGiven
 from ._ratelimit import RateLimiter, check_rate_limit
 from ._retry import Attempts, Deadline, RetryPolicy
 from .errors import InputError
 
 if TYPE_CHECKING:
+    from ._bulk import BulkSummary, Job
     from ._stream import Stream
 
 __all__ = ["BaseClient", "Call"]
@@ -41,50 +43,6 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-
-PREDICT_DOC = """Run ``inputs`` through a workflow; ``results[i]`` belongs to ``inputs[i]``.
-
-``inputs`` is one input or a sequence: ``Input``, ``resources_pb2.Input``, an ``http(s)://``
-URL (an image), ``bytes`` (an image) or an ``os.PathLike`` (a file). ``user_id``/``app_id``
-override the client's owner ids for this call; ``version_id``, ``output_config`` (an
-``OutputConfig`` or a dict of its fields), ``node_runner_selectors``, ``workflow_state_id`` and
-``favor_clarifai_workflows`` go into the request; ``metadata`` adds call metadata; ``retry``
-replaces the client's ``RetryPolicy`` for this call (``None``: no retries). ``timeout``
-(default: the client's) is one deadline for the whole call, retries and chunks included.
-
-Raises ``InputError`` before sending anything when the arguments are bad, and an ``ApiError``
-or ``TransportError`` subclass when the call fails. A failed input shows in its own
-``result.status`` instead; so do the inputs of a failed request when others succeeded.
-"""
-
-PREDICT_ITER_DOC = """Stream results for an iterable of inputs of any length, in input order.
-
-Inputs are read lazily, ``batch_size`` at a time, with at most ``max_concurrency`` requests in
-flight, so memory stays bounded for millions of inputs. Takes ``predict``'s keyword arguments;
-``timeout`` bounds each request (with its retries) rather than the whole stream; without one,
-each attempt gets the client's ``timeout`` and a request may keep retrying a model that is
-deploying for up to 10 minutes, so a stream rides out a cold start. A failed request, or a value
-that is not an input (status ``INPUT_INVALID_ARGUMENT``), comes back as failed results; the
-stream raises only for arguments that are wrong from the start, and when a request fails for
-authentication, permission or not-found reasons, which every later request would share.
-Stopping the iteration early cancels the requests in flight; closing the client ends it with
-``RuntimeError``.
-"""
-
-PREDICT_REQUEST_DOC = """Send a request you built, adding auth, the deadline and retries.
-
-Returns the response unchanged whatever its in-band status; raises only when the RPC itself
-fails (``TransportError``, or the auth errors for gRPC UNAUTHENTICATED / PERMISSION_DENIED).
-No chunking, no conversion. ``retry`` replaces the client's policy for this call.
-"""
-
-WITH_OPTIONS_DOC = """A client with other defaults, sharing this one's channel, pool and limiter.
-
-Only the arguments given change: ``timeout``, ``retry`` (``None`` turns retries off),
-``rate_limit`` (a limiter of its own), ``metadata`` (sent on every call, before a call's own),
-``user_id`` and ``app_id``. Closing it leaves the shared channel to the client that opened it;
-closing that one closes the channel for every client derived from it.
-"""
 
 
 class Call:
@@ -219,34 +177,39 @@ class BaseClient:
     def with_options(
         self,
         *,
-        timeout: float | None = UNSET,
-        retry: RetryPolicy | None = UNSET,
-        rate_limit: str | float | None = UNSET,
-        metadata: Sequence[tuple[str, str]] = UNSET,
-        user_id: str | None = UNSET,
-        app_id: str | None = UNSET,
+        timeout: float | None | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | None | NotGiven = NOT_GIVEN,
+        rate_limit: str | float | None | NotGiven = NOT_GIVEN,
+        metadata: Sequence[tuple[str, str]] | NotGiven = NOT_GIVEN,
+        user_id: str | None | NotGiven = NOT_GIVEN,
+        app_id: str | None | NotGiven = NOT_GIVEN,
     ) -> Any:
+        """A client with other defaults, sharing this one's channel, pool and limiter.
+
+        Only the arguments given change: ``timeout``, ``retry`` (``None`` turns retries off),
+        ``rate_limit`` (a limiter of its own), ``metadata`` (sent on every call, before a call's
+        own), ``user_id`` and ``app_id``. Closing it leaves the shared channel to the client
+        that opened it; closing that one closes the channel for every client derived from it.
+        """
         self._check_open()
         derived = copy.copy(self)
         derived._owns = False
-        if timeout is not UNSET:
+        if not isinstance(timeout, NotGiven):
             derived.timeout = _check_timeout(timeout, "timeout")
-        if retry is not UNSET:
+        if not isinstance(retry, NotGiven):
             derived.retry = _check_retry(retry)
-        if rate_limit is not UNSET:
+        if not isinstance(rate_limit, NotGiven):
             derived.rate_limit = check_rate_limit(rate_limit)
             limit = derived.rate_limit
             derived._limiter = RateLimiter(limit) if limit is not None else None
-        if metadata is not UNSET:
+        if not isinstance(metadata, NotGiven):
             derived._metadata = _auth.extra_metadata(self._metadata, metadata)
-        if user_id is not UNSET or app_id is not UNSET:
-            derived.user_id = self.user_id if user_id is UNSET else user_id
-            derived.app_id = self.app_id if app_id is UNSET else app_id
+        if not (isinstance(user_id, NotGiven) and isinstance(app_id, NotGiven)):
+            derived.user_id = self.user_id if isinstance(user_id, NotGiven) else user_id
+            derived.app_id = self.app_id if isinstance(app_id, NotGiven) else app_id
             derived._owner = _request.user_app_id(derived.user_id, derived.app_id)
         _LIVE.add(derived)
         return derived
-
-    with_options.__doc__ = WITH_OPTIONS_DOC
 
     def _drop_in_method(self, channel: Any, stub: Any) -> Any:
         if stub is not None:
@@ -300,6 +263,60 @@ class BaseClient:
             call.per_attempt = timeout
         return Stream(inputs, fields, self.batch_size), each, call
 
+    def _prepare_bulk(
+        self,
+        workflow_id: str,
+        inputs: Any,
+        out: Any,
+        *,
+        retry_failed: bool,
+        overwrite: bool,
+        progress: Callable[[BulkSummary], Any] | None,
+        options: CallOptions,
+        sample_ms: int | None,
+    ) -> tuple[Job, Stream, float | None, Call]:
+        """Everything ``bulk`` does before its first request: the job, checked against its
+        output file (``InputError`` with the file untouched on a mismatch), and the stream that
+        sends the inputs the file does not hold yet."""
+        from . import _bulk
+
+        self._check_open()
+        target = _request.workflow_target(
+            workflow_id, options.user_id, options.app_id, options.version_id
+        )
+        workflow_id, user_id, app_id, version_id = target
+        for name, value in (("retry_failed", retry_failed), ("overwrite", overwrite)):
+            if not isinstance(value, bool):
+                raise InputError(f"{name} must be True or False, got {value!r}", param=name)
+        if progress is not None and not callable(progress):
+            raise InputError(
+                f"progress must be a callable, got {type(progress).__name__}", param="progress"
+            )
+        settings = _bulk.settings(
+            workflow_id,
+            user_id or self.user_id,
+            app_id or self.app_id,
+            version_id,
+            options.output_config,
+            sample_ms,
+        )
+        job = _bulk.Job(
+            inputs,
+            out,
+            settings,
+            batch_size=self.batch_size,
+            retry_failed=retry_failed,
+            overwrite=overwrite,
+            progress=progress,
+            pace=lambda: self.pace,
+        )
+        resolved = dataclasses.replace(
+            options, user_id=user_id, app_id=app_id, version_id=version_id
+        )
+        stream, each, call = self._prepare_stream(workflow_id, job.values(), resolved)
+        job.prepare()
+        return job, stream, each, call
+
     @property
     def pace(self) -> float | None:
         """Requests per second the client paces its requests at now, or ``None`` while it does
@@ -332,7 +349,7 @@ class BaseClient:
         return fields, self._timeout(options.timeout), self._sending(options)
 
     def _sending(self, options: CallOptions) -> Call:
-        retry = self.retry if options.retry is UNSET else _check_retry(options.retry)
+        retry = self.retry if isinstance(options.retry, NotGiven) else _check_retry(options.retry)
         metadata = _auth.extra_metadata(self._metadata, options.metadata)
         return Call(metadata, retry, self.compression)
 

@@ -1,83 +1,117 @@
-"""The ``bulk`` command's job: inputs from a file to one JSON line per input, resumably.
+"""Bulk jobs: every input of a file (or a list of sources) into one JSON line per input,
+resumably. ``WorkflowClient.bulk`` and ``AsyncWorkflowClient.bulk`` drive a ``Job``; the
+command line's ``bulk`` is a shell over them.
 
-- Inputs: a text file with one URL or path per line (blank lines and ``#`` comments skipped), or
-  a ``.csv`` file with a ``url`` column and an optional ``id`` column. An input's ``index`` is its
-  position among the inputs, so it names the same input on every run over the same file.
+- Inputs: a text file with one URL or path per line (blank lines and ``#`` comments skipped), a
+  ``.csv`` file with a ``url`` column and an optional ``id`` column, or a sequence of sources
+  (each what one line of a text file holds). An input's ``index`` is its position among the
+  inputs, so it names the same input on every run over the same inputs.
 - Output: one JSON line per input, its keys in this order: ``index``, ``id``, ``source`` (the URL
   or path exactly as read), ``job`` (workflow, owner ids, version and output settings),
   ``status`` and ``outputs``.
 - Resume: a rerun first checks that every line in the file belongs to this job (the same input
-  at its ``index``, the same ``job``); on any difference it refuses with ``JobMismatch`` and
-  leaves the file untouched. Then it runs the inputs that have no line yet (and, with
-  ``retry_failed``, those whose line shows a failure, dropping those lines first).
-- Writing: lines are appended a request's worth at a time, and each append is counted in the
-  same step, with Ctrl-C held off until both are done: an interrupted run never writes a line
-  twice and its summary counts exactly the lines it wrote.
+  at its ``index``, the same ``job``); on any difference it raises ``JobMismatch`` (an
+  ``InputError`` whose ``param`` names the setting at fault) and leaves the file untouched. Then
+  it runs the inputs that have no line yet (and, with ``retry_failed``, those whose line shows a
+  failure, dropping those lines first).
+- Writing: lines are appended a request's worth at a time, each batch in one write of the whole
+  lines, and counted in the same step; the file is created at the first write.
+- Stopping: when ``STOP_AFTER_FAILED_REQUESTS`` requests in a row fail at the transport level
+  (nothing answers, or every request times out or breaks), the job raises that
+  ``TransportError`` and writes nothing for them, so a rerun runs them. Ctrl-C (in the main
+  thread) only records the interrupt: the job stops at its next safe point, writes what was
+  answered, cancels the requests in flight and raises ``KeyboardInterrupt`` there; a second
+  Ctrl-C goes to the handler that was there before.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import signal
-import sys
 import tempfile
 import threading
-import time
 from array import array
 from collections import Counter, deque
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Mapping
+from typing import Any, Callable
 
-from ._response import rpc_failed
-from .errors import InputError
+from .errors import ClarifaiError, InputError, TransportError
 from .inputs import from_source
-from .models import WorkflowResult, as_json, load
+from .models import Usage, WorkflowResult, as_json, load, usage
 
-__all__ = ["Job", "JobMismatch", "TargetDown", "read_inputs"]
+__all__ = [
+    "STOP_AFTER_FAILED_REQUESTS",
+    "BulkSummary",
+    "Job",
+    "JobMismatch",
+    "interrupts",
+    "read_inputs",
+]
+
+log = logging.getLogger(__name__)
 
 _SUCCESS = "SUCCESS"
 _NONE, _DONE, _FAILED = 0, 1, 2
-# How a mismatch names each ``job`` setting: as the command line sets it.
-_SETTING_WORDS = {
-    "workflow_id": "workflow",
-    "user_id": "--user-id",
-    "app_id": "--app-id",
-    "version_id": "--version-id",
-    "output_config": "output settings (--max-concepts, --min-value)",
-    "sample_ms": "--sample-ms",
-}
 _OUTPUTS_KEY = b',"outputs":'
-#: Requests in a row that fail below the API before ``bulk`` stops (see ``TargetDown``).
+#: Requests in a row that fail at the transport level before a job stops.
 STOP_AFTER_FAILED_REQUESTS = 3
 
 
+@dataclass(frozen=True, slots=True)
+class BulkSummary:
+    """Where a bulk job stands: ``total`` inputs in the job; ``written``, the lines this run
+    wrote; ``done``, the lines the file holds, ``failed`` of them showing a failure, and
+    ``statuses`` those lines by status name; ``usage``, what this run used; ``pace``, the
+    client's pace in requests per second (``None`` while it does not pace); and
+    ``budget_reached``, whether ``max_operations`` stopped the run."""
+
+    total: int
+    written: int
+    done: int
+    failed: int
+    statuses: dict[str, int]
+    usage: Usage = field(default_factory=Usage)
+    pace: float | None = None
+    budget_reached: bool = False
+
+
 class JobMismatch(InputError):
-    """The output file holds lines of another job; the message names the first difference."""
+    """The output file holds lines of another job or other inputs; the message names the first
+    difference and ``param`` the setting at fault (``"inputs"`` for the inputs, ``"out"`` for a
+    file that holds no bulk lines)."""
 
 
-class TargetDown(Exception):
-    """Every request in a row failed at the transport level: the target is unreachable."""
+Source = tuple[int, "str | None", str]
 
 
-def read_inputs(path: str | os.PathLike[str]) -> Iterator[tuple[int, str | None, str]]:
-    """``(index, id or None, source)`` for each input in a text or CSV file."""
-    source = Path(path)
+def read_inputs(inputs: str | os.PathLike[str] | Sequence[str]) -> Iterator[Source]:
+    """``(index, id or None, source)`` for each input: of a text or CSV file, or of a sequence
+    of sources."""
+    if isinstance(inputs, (str, os.PathLike)):
+        return _read_file(Path(inputs))
+    return ((index, None, source) for index, source in enumerate(inputs))
+
+
+def _read_file(path: Path) -> Iterator[Source]:
     try:
-        handle = source.open(newline="", encoding="utf-8")
+        handle = path.open(newline="", encoding="utf-8")
     except OSError as exc:
         raise InputError(
-            f"cannot read inputs file {str(source)!r}: {exc.strerror or exc}", param="inputs"
+            f"cannot read inputs file {str(path)!r}: {exc.strerror or exc}", param="inputs"
         ) from exc
     with handle:
         try:
-            if source.suffix.lower() == ".csv":
+            if path.suffix.lower() == ".csv":
                 rows = csv.DictReader(handle)
                 if not rows.fieldnames or "url" not in rows.fieldnames:
                     raise InputError(
-                        f"{source}: a CSV of inputs needs a 'url' column (and may have 'id')",
+                        f"{path}: a CSV of inputs needs a 'url' column (and may have 'id')",
                         param="inputs",
                     )
                 for index, row in enumerate(rows):
@@ -91,7 +125,7 @@ def read_inputs(path: str | os.PathLike[str]) -> Iterator[tuple[int, str | None,
                     index += 1
         except UnicodeDecodeError as exc:
             raise InputError(
-                f"inputs file {str(source)!r} is not UTF-8 text", param="inputs"
+                f"inputs file {str(path)!r} is not UTF-8 text", param="inputs"
             ) from exc
 
 
@@ -131,82 +165,104 @@ def _head(line: bytes) -> _Head:
 
 
 def _key(source: Any, input_id: Any) -> int:
-    """A non-zero 64-bit key of one input, to compare a line's input with the file's."""
+    """A non-zero 64-bit key of one input, to compare a line's input with the inputs'."""
     return (hash((source, input_id)) & 0xFFFF_FFFF_FFFF_FFFF) | 1
 
 
-class _Interrupts:
-    """Ctrl-C as ``KeyboardInterrupt``, except inside ``held()`` blocks (which nest), where it
-    waits until the outermost block is done; so a block that writes and counts lines never
-    stops halfway."""
+@contextmanager
+def interrupts() -> Iterator[threading.Event]:
+    """Ctrl-C recorded, not raised: the first SIGINT sets the event, which the job checks at
+    its safe points (raising ``KeyboardInterrupt`` there, never inside gRPC's code); a second
+    goes to the handler that was there before. Only the main thread receives signals, so
+    elsewhere the event is never set."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.getsignal(signal.SIGINT)
 
-    def __init__(self) -> None:
-        self._depth = 0
-        self._pending = False
-        self._previous: Any = None
+    def record(signum: int, frame: Any) -> None:
+        if not stop.is_set():
+            stop.set()
+        elif callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            signal.default_int_handler(signum, frame)
 
-    def __enter__(self) -> _Interrupts:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self._depth:
-            self._pending = True
-            return
-        raise KeyboardInterrupt
-
-    @contextmanager
-    def held(self, *, then_raise: bool = True) -> Iterator[None]:
-        """Hold Ctrl-C until the block is done; then raise it, unless the caller is already
-        stopping (``then_raise=False``)."""
-        self._depth += 1
-        try:
-            yield
-        finally:
-            self._depth -= 1
-        if not self._depth and self._pending:
-            self._pending = False
-            if then_raise:
-                raise KeyboardInterrupt
+    signal.signal(signal.SIGINT, record)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class Job:
-    """One run of ``bulk``: what to predict, where results go, and the tally.
+    """One run of a bulk job: what to predict, where results go, and the tally.
 
     ``settings`` (workflow id, owner ids, version, output settings and, when set, ``sample_ms``
-    for videos) are written into every line as ``job``, and a resume must match them.
+    for videos) are written into every line as ``job``, and a resume must match them. The
+    client drives it: ``prepare()``, then ``values()`` into ``predict_iter``, ``add()`` for each
+    result in order, and ``finish()`` at the end (``close()`` always).
     """
 
     def __init__(
         self,
-        inputs: str | os.PathLike[str],
+        inputs: str | os.PathLike[str] | Sequence[str],
         out: str | os.PathLike[str],
         settings: Mapping[str, Any],
         *,
+        batch_size: int,
         retry_failed: bool = False,
         overwrite: bool = False,
+        progress: Callable[[BulkSummary], Any] | None = None,
+        pace: Callable[[], float | None] = lambda: None,
     ) -> None:
-        self.inputs = Path(inputs)
-        self.out = Path(out)
+        if isinstance(inputs, (str, os.PathLike)):
+            self.inputs: str | os.PathLike[str] | Sequence[str] = inputs
+            self._inputs_name = str(inputs)
+        elif isinstance(inputs, Sequence) and all(isinstance(s, str) for s in inputs):
+            self.inputs = inputs
+            self._inputs_name = "the inputs"
+        else:
+            raise InputError(
+                "inputs must be a path to a text or CSV file, or a sequence of str sources "
+                f"(URLs, paths, text), got {type(inputs).__name__}",
+                param="inputs",
+            )
+        try:
+            self.out = Path(out)
+        except TypeError:
+            raise InputError(f"out must be a path, got {type(out).__name__}", param="out") from None
+        if self.out.is_dir():
+            raise InputError(f"out {str(self.out)!r} is a directory; give a file path", param="out")
         self.settings = dict(settings)
+        self.batch_size = batch_size
         self.retry_failed = retry_failed
         self.overwrite = overwrite
+        self._progress = progress
+        self._pace = pace
         self._job_json = json.dumps(self.settings, separators=(",", ":"), sort_keys=True)
         self.held = Counter[str]()  # statuses of the lines the file keeps from before
         self.wrote = Counter[str]()  # statuses of the lines this run wrote
+        self.used = Usage()  # what this run's written lines used
         self.never_ran = 0  # inputs with no line before this run
         self.to_run = 0
+        self.total = 0
         # Per index: _NONE (to run), _DONE or _FAILED (a line kept); and which had a line.
         self._state = bytearray()
         self._lined = bytearray()
         self._names = Counter[str]()
         self._torn_at: int | None = None
         self._repeated = False
+        # The run: the inputs sent, in answer order; lines to write; and transport failures
+        # held back until the target answers again.
+        self.pending: deque[Source] = deque()
+        self._batch: list[tuple[bytes, str, Usage]] = []
+        self._unsure: list[tuple[bytes, str, Usage]] = []
+        self._failed_requests = 0
+        self._last_error: ClarifaiError | None = None
+        self._answered = False
+        self._file: Any = None
 
     # --- before the first request ------------------------------------------------------------
 
@@ -214,9 +270,7 @@ class Job:
         """Check the output file against this job and the inputs, drop the lines of inputs
         that will run again, and return how many inputs will run. Raises ``JobMismatch`` (the
         file untouched) when the file holds lines of another job or other inputs."""
-        if self.overwrite:
-            self.out.write_bytes(b"")
-        else:
+        if not self.overwrite:
             self._check()
         again = _FAILED if self.retry_failed else None
         names = self._names
@@ -231,13 +285,16 @@ class Job:
             self._rewrite()
         elif self._torn_at is not None:
             os.truncate(self.out, self._torn_at)
-            print(f"warning: {self.out}: dropped a torn last line", file=sys.stderr)
+            log.info("%s: dropped a torn last line (a write that was cut short)", self.out)
         self.held = names
-        self.to_run = self.never_ran = 0
+        self.to_run = self.never_ran = self.total = 0
         for index, _, _ in read_inputs(self.inputs):
+            self.total += 1
             if not self._kept(index):
                 self.to_run += 1
                 self.never_ran += not self._had_line(index)
+        if self.retry_failed and self.never_ran:
+            log.info("%d inputs never ran (an unfinished run); running them too", self.never_ran)
         return self.to_run
 
     def _kept(self, index: int) -> bool:
@@ -264,8 +321,8 @@ class Job:
                     head = _head(line)
                 except (ValueError, KeyError, TypeError, AttributeError):
                     raise JobMismatch(
-                        f"{self.out} line {number} is not a result line written by bulk; "
-                        "use another --out, or --overwrite to start the file afresh"
+                        f"{self.out} line {number} is not a result line written by bulk",
+                        param="out",
                     ) from None
                 offset += len(line)
                 self._check_job(head, number)
@@ -289,7 +346,8 @@ class Job:
         if not isinstance(head.source, str) or not isinstance(head.job, dict):
             raise JobMismatch(
                 f"{self.out} line {number} has no 'source' or 'job': it was written by an older "
-                "version of bulk; use another --out, or --overwrite to start afresh"
+                "version of bulk",
+                param="out",
             )
         if json.dumps(head.job, separators=(",", ":"), sort_keys=True) == self._job_json:
             return
@@ -297,9 +355,9 @@ class Job:
             was, now = head.job.get(name), self.settings.get(name)
             if was != now:
                 raise JobMismatch(
-                    f"{self.out} was written with {_SETTING_WORDS.get(name, name)} "
-                    f"{_shown(was)}, but this run has {_shown(now)} (line {number}); use "
-                    "another --out, or --overwrite to start the file afresh"
+                    f"{self.out} was written with {name} {_shown(was)}, but this run has "
+                    f"{_shown(now)} (line {number})",
+                    param=name,
                 )
 
     def _check_inputs(self, by_source: array[int], by_both: array[int]) -> None:
@@ -316,19 +374,20 @@ class Job:
             if not same:
                 line_id, line_source = self._line_for(index)
                 if line_source != source:
-                    what = f"source {line_source!r}, but {self.inputs} has {source!r}"
+                    what = f"source {line_source!r}, but {self._inputs_name} has {source!r}"
                 else:
-                    what = f"id {line_id!r}, but {self.inputs} has id {input_id!r}"
+                    what = f"id {line_id!r}, but {self._inputs_name} has id {input_id!r}"
                 raise JobMismatch(
-                    f"{self.out} holds the result for input {index} with {what} at that "
-                    "index; use another --out, or --overwrite to start the file afresh"
+                    f"{self.out} holds the result for input {index} with {what} at that index",
+                    param="inputs",
                 )
         beyond = self._state.find(b"\x01", count), self._state.find(b"\x02", count)
         first = min((i for i in beyond if i >= 0), default=-1)
         if first >= 0:
             raise JobMismatch(
-                f"{self.out} holds a result for input {first}, but {self.inputs} has only "
-                f"{count} inputs; use another --out, or --overwrite to start the file afresh"
+                f"{self.out} holds a result for input {first}, but {self._inputs_name} has only "
+                f"{count} inputs",
+                param="inputs",
             )
 
     def _line_for(self, index: int) -> tuple[Any, Any]:
@@ -359,79 +418,77 @@ class Job:
 
     # --- the run ---------------------------------------------------------------------------
 
-    def values(self, pending: deque[tuple[int, str | None, str]]) -> Iterator[Any]:
+    def values(self) -> Iterator[Any]:
         """The inputs to run, lazily; each one's ``(index, id, source)`` is queued in
-        ``pending``, in the order ``predict_iter`` will answer them."""
+        ``pending``, in the order ``predict_iter`` answers them."""
+        sample_ms = self.settings.get("sample_ms")
         for index, input_id, source in read_inputs(self.inputs):
             if not self._kept(index):
-                pending.append((index, input_id, source))
-                yield input_value(source, input_id, self.settings.get("sample_ms"))
+                self.pending.append((index, input_id, source))
+                yield input_value(source, input_id, sample_ms)
 
-    def run(
-        self,
-        results: Iterator[WorkflowResult],
-        pending: deque[tuple[int, str | None, str]],
-        *,
-        batch_size: int,
-        progress: Progress,
-    ) -> bool:
-        """Write a line per result, in order; returns False when interrupted (Ctrl-C).
+    def add(self, result: WorkflowResult) -> None:
+        """The next result, in input order: its line joins the batch, written when full. A
+        result whose request failed at the transport level is held back until the target
+        answers again; ``STOP_AFTER_FAILED_REQUESTS`` such requests in a row raise the error."""
+        index, input_id, source = self.pending.popleft()
+        entry = (
+            self._line(index, input_id, source, result),
+            result.status.name,
+            usage((result.raw,)),
+        )
+        error = result.error
+        if isinstance(error, TransportError):
+            self._unsure.append(entry)
+            if error is not self._last_error:  # the inputs of one request share its error
+                self._last_error = error
+                self._failed_requests += 1
+                if self._failed_requests >= STOP_AFTER_FAILED_REQUESTS:
+                    raise error
+            return
+        self._answered = True
+        self._failed_requests = 0
+        self._last_error = None
+        self._batch += self._unsure
+        self._unsure.clear()
+        self._batch.append(entry)
+        if len(self._batch) >= self.batch_size:
+            self.commit()
 
-        Raises ``TargetDown`` when ``STOP_AFTER_FAILED_REQUESTS`` requests in a row, or every
-        request of the run, failed at the transport level; their inputs get no line, so a
-        rerun runs them.
-        """
-        batch: list[tuple[str, str]] = []  # (line, status name), written and counted together
-        unsure: list[tuple[str, str]] = []  # transport failures, until the target answers again
-        limit = STOP_AFTER_FAILED_REQUESTS * batch_size
-        answered = False
-        first_failure: WorkflowResult | None = None
-        with _Interrupts() as interrupts, self.out.open("a", encoding="utf-8") as out:
-            try:
-                for result in results:
-                    index, input_id, source = pending.popleft()
-                    entry = (self._line(index, input_id, source, result), result.status.name)
-                    if rpc_failed(result):
-                        unsure.append(entry)
-                        first_failure = first_failure or result
-                        if len(unsure) >= limit:
-                            raise TargetDown(_down(first_failure, STOP_AFTER_FAILED_REQUESTS))
-                        continue
-                    answered = True
-                    first_failure = None
-                    batch.extend(unsure)
-                    unsure.clear()
-                    batch.append(entry)
-                    if len(batch) >= batch_size:
-                        self._commit(out, batch, interrupts)
-                        progress.update(self)
-                if unsure and not answered:
-                    raise TargetDown(_down(first_failure, None))
-                batch.extend(unsure)
-                self._commit(out, batch, interrupts)
-                return True
-            except KeyboardInterrupt:
-                with interrupts.held(then_raise=False):  # a second Ctrl-C changes nothing
-                    self._commit(out, batch, interrupts)
-                return False
-            except TargetDown:
-                self._commit(out, batch, interrupts)  # what was answered before the streak
-                raise
-            finally:
-                with interrupts.held(then_raise=False):
-                    results.close()  # type: ignore[attr-defined]  # cancels requests in flight
+    def finish(self) -> None:
+        """Write what is left at the end of the inputs; raises the transport error when every
+        request of the run failed at the transport level (nothing was answered)."""
+        if self._unsure and not self._answered and self._last_error is not None:
+            raise self._last_error
+        self._batch += self._unsure
+        self._unsure.clear()
+        self.commit()
 
-    def _commit(self, out: IO[str], batch: list[tuple[str, str]], interrupts: _Interrupts) -> None:
-        """Append ``batch`` and count it, as one step Ctrl-C cannot split."""
+    def commit(self) -> None:
+        """Append the batch of lines whole (one write) and count it; then tell ``progress``."""
+        batch = self._batch
         if not batch:
             return
-        with interrupts.held():
-            out.write("".join(line for line, _ in batch))  # one write per batch: lines land whole
-            out.flush()
-            self.wrote.update(name for _, name in batch)
-            batch.clear()
+        if self._file is None:  # created at the first line: a job that writes none leaves none
+            mode = "wb" if self.overwrite else "ab"
+            self._file = self.out.open(mode, buffering=0)
+        data = b"".join(line for line, _, _ in batch)
+        written = 0
+        while written < len(data):  # one write nearly always; a cut-short one is finished
+            written += self._file.write(data[written:])
+        self.wrote.update(name for _, name, _ in batch)
+        for _, _, used in batch:
+            self.used += used
+        batch.clear()
+        if self._progress is not None:
+            self._progress(self.summary())
 
-    def _line(self, index: int, input_id: str | None, source: str, result: WorkflowResult) -> str:
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _line(self, index: int, input_id: str | None, source: str, result: WorkflowResult) -> bytes:
         load(result)  # converts the whole result in one pass
         status = as_json(result.status)
         status.pop("req_id", None)
@@ -443,88 +500,57 @@ class Job:
             "status": status,
             "outputs": as_json(result.outputs),
         }
-        return json.dumps(line, separators=(",", ":")) + "\n"
+        return json.dumps(line, separators=(",", ":")).encode() + b"\n"
 
     # --- the tally -------------------------------------------------------------------------
 
-    @property
-    def written(self) -> int:
-        return sum(self.wrote.values())
-
-    @property
-    def failed(self) -> int:
-        """Lines in the file now that show a failure."""
-        return sum(n for name, n in (self.held + self.wrote).items() if name != _SUCCESS)
-
-    def summary(self) -> str:
-        """Two lines: what this run wrote, and what the file holds now."""
+    def summary(self, budget_reached: bool = False) -> BulkSummary:
         holds = self.held + self.wrote
-        left = self.to_run - self.written
-        return (
-            f"this run: wrote {self.written:,} lines ({_counts(self.wrote)})\n"
-            f"{self.out}: {sum(holds.values()):,} lines ({_counts(holds)})"
-            + (f"; {left:,} inputs not run yet" if left else "")
+        return BulkSummary(
+            total=self.total,
+            written=sum(self.wrote.values()),
+            done=sum(holds.values()),
+            failed=sum(n for name, n in holds.items() if name != _SUCCESS),
+            statuses=dict(holds.most_common()),
+            usage=self.used,
+            pace=self._pace(),
+            budget_reached=budget_reached,
         )
-
-
-def _counts(counter: Counter[str]) -> str:
-    return ", ".join(f"{name} {count:,}" for name, count in counter.most_common()) or "none"
 
 
 def _shown(value: Any) -> str:
     return "none" if value in (None, "", {}) else json.dumps(value)
 
 
-def _down(failure: WorkflowResult | None, requests: int | None) -> str:
-    details = failure.status.details if failure is not None else ""
-    how = f"{requests} requests in a row" if requests else "every request"
-    return f"{how} failed without reaching the API ({details})"
+def settings(
+    workflow_id: str,
+    user_id: str | None,
+    app_id: str | None,
+    version_id: str | None,
+    output_config: Any,
+    sample_ms: int | None,
+) -> dict[str, Any]:
+    """A job's settings, as its lines record them: what a resume must repeat."""
+    from google.protobuf import json_format
 
+    from ._request import check_output_config
+    from .inputs import check_sample_ms
 
-class Progress:
-    """A one-line progress bar on a terminal: done, rate, failures, time left, and the client's
-    pace while the API's rate limit holds it back (``pace`` returns it, or ``None``)."""
-
-    def __init__(
-        self,
-        total: int,
-        stream: IO[str],
-        enabled: bool,
-        pace: Callable[[], float | None] = lambda: None,
-    ) -> None:
-        self.total = total
-        self.stream = stream
-        self.enabled = enabled
-        self.pace = pace
-        self.started = time.monotonic()
-        self._shown = 0.0
-        self._width = 0  # of the last line shown, so a shorter one overwrites it whole
-
-    def update(self, job: Job, final: bool = False) -> None:
-        now = time.monotonic()
-        if not self.enabled or (not final and now - self._shown < 0.2):
-            return
-        self._shown = now
-        done = job.written
-        failed = sum(n for name, n in job.wrote.items() if name != _SUCCESS)
-        elapsed = max(now - self.started, 1e-9)
-        rate = done / elapsed
-        left = (self.total - done) / rate if rate > 0 else 0
-        width = 24
-        filled = min(width, int(width * done / self.total)) if self.total else width
-        bar = "#" * filled + "." * (width - filled)
-        pace = self.pace()
-        paced = f"  paced at {pace:,.1f} requests/s" if pace is not None and not final else ""
-        line = (
-            f"\r[{bar}] {done:,}/{self.total:,} inputs  {rate:,.0f}/s  {failed:,} failed  "
-            f"{'done' if final else 'left ' + _clock(left)}{paced}"
+    config: dict[str, Any] = {}
+    if output_config is not None:
+        checked = check_output_config(output_config)
+        config = (
+            dict(output_config)
+            if isinstance(output_config, Mapping)
+            else json_format.MessageToDict(checked, preserving_proto_field_name=True)
         )
-        self.stream.write(line.ljust(self._width) + ("\n" if final else ""))
-        self._width = len(line)
-        self.stream.flush()
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+    found: dict[str, Any] = {
+        "workflow_id": workflow_id,
+        "user_id": user_id or "",
+        "app_id": app_id or "",
+        "version_id": version_id or "",
+        "output_config": config,
+    }
+    if sample_ms is not None:
+        found["sample_ms"] = check_sample_ms(sample_ms, "video")
+    return found

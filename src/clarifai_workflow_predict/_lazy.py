@@ -78,7 +78,7 @@ class FromRaw:
         return object.__getattribute__(self, name)
 
     def __copy__(self) -> Any:
-        twin = _new(type(self))
+        twin: Any = _new(type(self))
         for name, value in _set_slots(self):
             object.__setattr__(twin, name, value)
         return twin
@@ -116,7 +116,7 @@ def _set_slots(obj: Any) -> Iterator[tuple[str, Any]]:
 
 
 def _rebuild(cls: type, state: dict[str, Any]) -> Any:
-    obj = _new(cls)
+    obj: Any = _new(cls)
     for name, value in state.items():
         object.__setattr__(obj, name, _thaw(value) if name == "raw" else value)
     return obj

@@ -19,6 +19,7 @@ from .inputs import Input, check_url, coerce
 __all__ = [
     "MAX_INPUTS_PER_REQUEST",
     "MAX_REQUEST_BYTES",
+    "check_output_config",
     "Plan",
     "plan",
     "planned",
@@ -139,7 +140,7 @@ def request_fields(
             )
         fields["version_id"] = version_id
     if output_config is not None:
-        fields["output_config"] = _output_config(output_config)
+        fields["output_config"] = check_output_config(output_config)
     if node_runner_selectors is not None:
         fields["node_runner_selectors"] = _selectors(node_runner_selectors, owner)
     if workflow_state_id is not None:
@@ -259,7 +260,7 @@ def _stream(values: Iterator[Any], batch_size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _output_config(value: Any) -> resources_pb2.OutputConfig:
+def check_output_config(value: Any) -> resources_pb2.OutputConfig:
     if isinstance(value, resources_pb2.OutputConfig):
         return value
     if not isinstance(value, Mapping):

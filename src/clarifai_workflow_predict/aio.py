@@ -12,19 +12,29 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 
 import grpc
 import grpc.aio
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
 from . import _channel, _tracing
-from ._base import PREDICT_DOC, PREDICT_ITER_DOC, PREDICT_REQUEST_DOC, BaseClient, Call
-from ._options import UNSET, CallOptions
+from ._base import BaseClient, Call
+from ._options import NOT_GIVEN, CallOptions, NotGiven
 from ._retry import Deadline, RetryPolicy
 from .errors import ClarifaiError, from_rpc_error
 
 if TYPE_CHECKING:
+    from ._bulk import BulkSummary
     from ._channel import AsyncMethod
     from ._response import Fetched, Outcome
     from ._stream import Chunk, Stream
@@ -104,10 +114,38 @@ class AsyncWorkflowClient(BaseClient):
         workflow_state_id: str | None = None,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] | None = None,
-        retry: RetryPolicy | None = UNSET,
+        retry: RetryPolicy | None | NotGiven = NOT_GIVEN,
         favor_clarifai_workflows: bool | None = None,
     ) -> WorkflowPrediction:
-        plan, deadline, call = self._prepare(workflow_id, inputs, CallOptions.of(locals()))
+        """Run ``inputs`` through a workflow; ``results[i]`` belongs to ``inputs[i]``.
+
+        ``inputs`` is one input or a sequence: ``Input``, ``resources_pb2.Input``, an
+        ``http(s)://`` URL (an image), ``bytes`` (an image) or an ``os.PathLike`` (a file).
+        ``user_id``/``app_id`` override the client's owner ids for this call; ``version_id``,
+        ``output_config`` (an ``OutputConfig`` or a dict of its fields),
+        ``node_runner_selectors``, ``workflow_state_id`` and ``favor_clarifai_workflows`` go
+        into the request; ``metadata`` adds call metadata; ``retry`` replaces the client's
+        ``RetryPolicy`` for this call (``None``: no retries). ``timeout`` (default: the
+        client's) is one deadline for the whole call, retries and chunks included.
+
+        Raises ``InputError`` before sending anything when the arguments are bad, and an
+        ``ApiError`` or ``TransportError`` subclass when the call fails. A failed input shows in
+        its own ``result.status`` instead; so do the inputs of a failed request when others
+        succeeded.
+        """
+        options = CallOptions(
+            user_id,
+            app_id,
+            version_id,
+            output_config,
+            node_runner_selectors,
+            workflow_state_id,
+            timeout,
+            metadata,
+            retry,
+            favor_clarifai_workflows,
+        )
+        plan, deadline, call = self._prepare(workflow_id, inputs, options)
         method, semaphore = self._conn.bind_loop()
         results = self._results
         with _tracing.scope(plan.workflow_id, plan.count) as scope:
@@ -128,8 +166,6 @@ class AsyncWorkflowClient(BaseClient):
             scope.req_id = prediction.request_ids[0] if prediction.request_ids else ""
         return prediction
 
-    predict.__doc__ = PREDICT_DOC
-
     def predict_iter(
         self,
         workflow_id: str,
@@ -143,15 +179,98 @@ class AsyncWorkflowClient(BaseClient):
         workflow_state_id: str | None = None,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] | None = None,
-        retry: RetryPolicy | None = UNSET,
+        retry: RetryPolicy | None | NotGiven = NOT_GIVEN,
         favor_clarifai_workflows: bool | None = None,
     ) -> AsyncIterator[WorkflowResult]:
-        stream, each, call = self._prepare_stream(workflow_id, inputs, CallOptions.of(locals()))
+        """Stream results for an iterable of inputs of any length, in input order.
+
+        Inputs are read lazily, ``batch_size`` at a time, with at most ``max_concurrency``
+        requests in flight, so memory stays bounded for millions of inputs. Takes
+        ``predict``'s keyword arguments; ``timeout`` bounds each request (with its retries)
+        rather than the whole stream; without one, each attempt gets the client's ``timeout``
+        and a request may keep retrying a model that is deploying for up to 10 minutes, so a
+        stream rides out a cold start. A failed request, or a value that is not an input
+        (status ``INPUT_INVALID_ARGUMENT``), comes back as failed results, with the error in
+        ``result.error``; the stream raises only for arguments that are wrong from the start,
+        and when a request fails for authentication, permission or not-found reasons, which
+        every later request would share. Stopping the iteration early cancels the requests in
+        flight; closing the client ends it with ``RuntimeError``.
+
+        Returns an async iterator: ``async for result in ...``.
+        """
+        options = CallOptions(
+            user_id,
+            app_id,
+            version_id,
+            output_config,
+            node_runner_selectors,
+            workflow_state_id,
+            timeout,
+            metadata,
+            retry,
+            favor_clarifai_workflows,
+        )
+        stream, each, call = self._prepare_stream(workflow_id, inputs, options)
         return self._iterate(stream, each, call)
 
-    predict_iter.__doc__ = (
-        PREDICT_ITER_DOC + "\nReturns an async iterator: ``async for result in ...``.\n"
-    )
+    async def bulk(
+        self,
+        workflow_id: str,
+        inputs: Any,
+        out: Any,
+        *,
+        retry_failed: bool = False,
+        overwrite: bool = False,
+        progress: Callable[[BulkSummary], Any] | None = None,
+        user_id: str | None = None,
+        app_id: str | None = None,
+        version_id: str | None = None,
+        output_config: resources_pb2.OutputConfig | Mapping[str, Any] | None = None,
+        sample_ms: int | None = None,
+    ) -> BulkSummary:
+        """Predict every input of a job into ``out``, one JSON line per input, resumably.
+
+        ``inputs`` is a path to a text file (one URL or path per line) or a CSV file (a
+        ``url`` column and an optional ``id`` column), or a sequence of such sources as
+        strings. ``out`` is the JSON-lines file: each line has ``index``, ``id``, ``source``,
+        ``job``, ``status`` and ``outputs``. When ``out`` holds lines already, the run resumes:
+        it first checks that they belong to this job (the same input at each ``index``; the
+        same workflow, owner ids, version, output settings and ``sample_ms``) and raises
+        ``InputError`` naming the first difference, the file untouched, if not
+        (``overwrite=True`` starts the file afresh); then it runs the inputs that have no line
+        yet, and, with ``retry_failed``, those whose line shows a failure. ``progress`` is
+        called with a ``BulkSummary`` after each written batch of lines.
+
+        When 3 requests in a row fail at the transport level (nothing answers, or requests
+        time out or break), the run stops with that ``TransportError`` and writes nothing for
+        them, so a rerun runs them. Cancelling the task (as ``asyncio.run`` does on Ctrl-C)
+        stops the run at its next ``await``: the lines answered so far are written and the
+        requests in flight cancelled; the file stays valid to resume. Returns the
+        ``BulkSummary`` of the run.
+        """
+        options = CallOptions(user_id, app_id, version_id, output_config)
+        job, stream, each, call = self._prepare_bulk(
+            workflow_id,
+            inputs,
+            out,
+            retry_failed=retry_failed,
+            overwrite=overwrite,
+            progress=progress,
+            options=options,
+            sample_ms=sample_ms,
+        )
+        results = self._iterate(stream, each, call)
+        try:
+            async for result in results:
+                job.add(result)
+            job.finish()
+        except BaseException:
+            job.commit()  # what was answered, whatever stopped the run
+            raise
+        finally:
+            await results.aclose()  # cancels the requests in flight
+            job.close()
+        return job.summary()
 
     async def predict_request(
         self,
@@ -159,9 +278,17 @@ class AsyncWorkflowClient(BaseClient):
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] | None = None,
-        retry: RetryPolicy | None = UNSET,
+        retry: RetryPolicy | None | NotGiven = NOT_GIVEN,
     ) -> service_pb2.PostWorkflowResultsResponse:
-        deadline, call = self._prepare_request(request, CallOptions.of(locals()))
+        """Send a request you built, adding auth, the deadline and retries.
+
+        Returns the response unchanged whatever its in-band status; raises only when the RPC
+        itself fails (``TransportError``, or the auth errors for gRPC UNAUTHENTICATED /
+        PERMISSION_DENIED). No chunking, no conversion. ``retry`` replaces the client's policy
+        for this call.
+        """
+        options = CallOptions(timeout=timeout, metadata=metadata, retry=retry)
+        deadline, call = self._prepare_request(request, options)
         method, _ = self._conn.bind_loop()
         with _tracing.scope(request.workflow_id, len(request.inputs)) as scope:
             outcome = await self._send(method, request, deadline, call, scope.span, raw=True)
@@ -169,8 +296,6 @@ class AsyncWorkflowClient(BaseClient):
                 raise outcome
             scope.req_id = outcome.status.req_id
         return outcome
-
-    predict_request.__doc__ = PREDICT_REQUEST_DOC
 
     async def close(self) -> None:
         """Close the channel, if this client opened it (a client from ``with_options`` leaves it
@@ -189,7 +314,7 @@ class AsyncWorkflowClient(BaseClient):
 
     async def _iterate(
         self, stream: Stream, timeout: float | None, call: Call
-    ) -> AsyncIterator[WorkflowResult]:
+    ) -> AsyncGenerator[WorkflowResult, None]:
         method, _ = self._conn.bind_loop()
         window: deque[tuple[Chunk, asyncio.Future[Fetched] | None, _tracing.Scope | None]]
         window = deque()

@@ -464,68 +464,96 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _bulk(args: argparse.Namespace) -> int:
-    from collections import deque
-
-    from ._bulk import Job, Progress, TargetDown
+    from .errors import TransportError
 
     _writable(args.out, "--out")
-    _workflow(args)
-    with _client(args, batch_size=args.batch_size, max_concurrency=args.max_concurrency) as client:
-        settings = {
-            "workflow_id": args.workflow_id,
-            "user_id": client.user_id or "",
-            "app_id": client.app_id or "",
-            "version_id": args.version_id or "",
-            "output_config": _output_config(args),
-        }
-        if args.sample_ms is not None:
-            settings["sample_ms"] = args.sample_ms
-        job = Job(
-            args.inputs_file,
-            args.out,
-            settings,
-            retry_failed=args.retry_failed,
-            overwrite=args.overwrite,
-        )
-        total = job.prepare()
-        if args.retry_failed and job.never_ran:
-            print(
-                f"{job.never_ran:,} inputs never ran (an unfinished run); running them too",
-                file=sys.stderr,
-            )
-        shown = sys.stderr.isatty() if args.progress is None else args.progress
-        progress = Progress(total, sys.stderr, shown, lambda: client.pace)
-        pending: deque[tuple[int, str | None, str]] = deque()
-        results = client.predict_iter(
-            args.workflow_id,
-            job.values(pending),
-            version_id=args.version_id,
-            output_config=settings["output_config"] or None,
-        )
+    shown = sys.stderr.isatty() if args.progress is None else args.progress
+    last: list[Any] = []
+    bar = _Bar(sys.stderr, shown)
+
+    def progress(summary: Any) -> None:
+        last[:] = [summary]
+        bar.update(summary)
+
+    with _client(
+        args,
+        batch_size=args.batch_size,
+        max_concurrency=args.max_concurrency,
+        rate_limit=args.rate_limit,
+    ) as client:
         try:
-            finished = job.run(results, pending, batch_size=args.batch_size, progress=progress)
-        except TargetDown as down:
-            if job.written:
-                print(job.summary(), file=sys.stderr)
-            advice = _hint(str(down), args).removeprefix("\nhint: ")
+            summary = client.bulk(
+                args.workflow_id,
+                args.inputs_file,
+                args.out,
+                retry_failed=args.retry_failed,
+                overwrite=args.overwrite,
+                progress=progress,
+                user_id=args.user_id,
+                app_id=args.app_id,
+                version_id=args.version_id,
+                output_config=_output_config(args) or None,
+                sample_ms=args.sample_ms,
+            )
+        except KeyboardInterrupt:
+            if last:
+                bar.update(last[0], final=True)
+                print(_summary(last[0], args.out), file=sys.stderr)
+            print("interrupted: run the same command again to resume", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except TransportError as down:
+            if last:
+                print(_summary(last[0], args.out), file=sys.stderr)
+            advice = _hint(str(down.details), args).removeprefix("\nhint: ")
             print(
                 f"error: stopped: {down}; nothing was written for those inputs; "
                 f"{advice or f'check --target ({client.target})'}, then rerun to resume",
                 file=sys.stderr,
             )
             return EXIT_ERROR
-    progress.update(job, final=True)
-    print(job.summary(), file=sys.stderr)
-    if not finished:
-        print("interrupted: run the same command again to resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if job.failed:
+    bar.update(summary, final=True)
+    print(_summary(summary, args.out), file=sys.stderr)
+    if summary.failed:
         print(
-            f"{job.failed:,} inputs failed; rerun with --retry-failed to try them again",
+            f"{summary.failed:,} inputs failed; rerun with --retry-failed to try them again",
             file=sys.stderr,
         )
         return EXIT_FAILED_INPUTS
     return EXIT_OK
+
+
+def _summary(summary: Any, out: str) -> str:
+    left = summary.total - summary.done
+    return (
+        f"this run: wrote {summary.written:,} lines\n"
+        f"{out}: {summary.done:,} lines ({_counts(summary.statuses)})"
+        + (f"; {left:,} inputs not run yet" if left else "")
+    )
+
+
+def _counts(statuses: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count:,}" for name, count in statuses.items()) or "none"
+
+
+class _Bar:
+    def __init__(self, stream: Any, enabled: bool) -> None:
+        import time
+
+        self.stream, self.enabled, self.started, self._width = stream, enabled, time.monotonic(), 0
+
+    def update(self, summary: Any, final: bool = False) -> None:
+        import time
+
+        if not self.enabled:
+            return
+        done = summary.written
+        rate = done / max(time.monotonic() - self.started, 1e-9)
+        pace = summary.pace
+        paced = f"  paced at {pace:,.1f} requests/s" if pace is not None and not final else ""
+        line = f"\r{summary.done:,}/{summary.total:,} inputs  {rate:,.0f}/s{paced}"
+        self.stream.write(line.ljust(self._width) + ("\n" if final else ""))
+        self._width = len(line)
+        self.stream.flush()
 
 
 def _print(prediction: Any, labels: Sequence[str], as_json: bool) -> None:

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from concurrent.futures import CancelledError
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterable, Iterator, Mapping, Sequence
 
 import grpc
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
 from . import _tracing
-from ._base import PREDICT_DOC, PREDICT_ITER_DOC, PREDICT_REQUEST_DOC, BaseClient, Call
-from ._options import UNSET, CallOptions
+from ._base import BaseClient, Call
+from ._options import NOT_GIVEN, CallOptions, NotGiven
 from ._retry import Deadline, RetryPolicy
 from .errors import ClarifaiError, DeadlineExceededError, TransportError, from_rpc_error
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
 
+    from ._bulk import BulkSummary
     from ._channel import SyncMethod
     from ._request import Plan
     from ._response import Fetched, Outcome
@@ -29,16 +29,21 @@ if TYPE_CHECKING:
 
 __all__ = ["WorkflowClient"]
 
+# How long a wait for a request in flight goes before it looks at the job's stop flag again.
+_STOP_CHECK = 0.1
+
 
 class _Connection:
     """What a client shares with the clients derived from it: the bound method, the channel (when
-    the client opened it) and the chunk pool, closed by the client that made them."""
+    the client opened it), the chunk pool, and the event that wakes its sleepers when it closes;
+    closed by the client that made them."""
 
     def __init__(self, method: SyncMethod, channel: grpc.Channel | None, workers: int) -> None:
         self.method = method
         self.channel = channel
         self.workers = workers
         self.closed = False
+        self.closing = threading.Event()
         self.pool: ThreadPoolExecutor | None = None
         self.lock = threading.Lock()
 
@@ -60,10 +65,11 @@ class _Connection:
                 return
             self.closed = True
             pool, self.pool = self.pool, None
+        self.closing.set()  # wakes requests sleeping out a backoff or the rate limit
+        if self.channel is not None:
+            self.channel.close()  # ends the calls in flight, so the pool's threads are free
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-        if self.channel is not None:
-            self.channel.close()
 
     def after_fork(self) -> None:
         # The parent's pool threads do not exist here, and its lock may have been held by one
@@ -73,8 +79,8 @@ class _Connection:
 
 
 class _InFlight:
-    """A stream's RPCs, sent as gRPC futures so that leaving the stream early cancels those in
-    flight (a blocking call in a pool thread could only be waited out)."""
+    """RPCs sent as gRPC futures from pool threads, so that leaving a stream early, or a stop,
+    cancels those in flight (a blocking call in a pool thread could only be waited out)."""
 
     __slots__ = ("_future", "_calls", "_lock", "_cancelled")
 
@@ -124,8 +130,9 @@ class WorkflowClient(BaseClient):
     - ``timeout`` is each call's whole deadline in seconds, retries and chunks included.
     - Calls with more than ``batch_size`` inputs are split; at most ``max_concurrency`` requests
       are in flight at once, on a thread pool the client owns.
-    - ``rate_limit`` paces requests under the account's limit: ``"adaptive"`` from the first
-      throttle on, a number as a ceiling in requests per second, ``None`` not at all.
+    - ``rate_limit`` paces requests under the account's limit: ``"adaptive"`` (a gentle start,
+      then as the API's throttling allows), a number as a ceiling in requests per second,
+      ``None`` not at all.
 
     Thread-safe: share one client between threads.
     """
@@ -151,10 +158,38 @@ class WorkflowClient(BaseClient):
         workflow_state_id: str | None = None,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] | None = None,
-        retry: RetryPolicy | None = UNSET,
+        retry: RetryPolicy | None | NotGiven = NOT_GIVEN,
         favor_clarifai_workflows: bool | None = None,
     ) -> WorkflowPrediction:
-        plan, deadline, call = self._prepare(workflow_id, inputs, CallOptions.of(locals()))
+        """Run ``inputs`` through a workflow; ``results[i]`` belongs to ``inputs[i]``.
+
+        ``inputs`` is one input or a sequence: ``Input``, ``resources_pb2.Input``, an
+        ``http(s)://`` URL (an image), ``bytes`` (an image) or an ``os.PathLike`` (a file).
+        ``user_id``/``app_id`` override the client's owner ids for this call; ``version_id``,
+        ``output_config`` (an ``OutputConfig`` or a dict of its fields),
+        ``node_runner_selectors``, ``workflow_state_id`` and ``favor_clarifai_workflows`` go
+        into the request; ``metadata`` adds call metadata; ``retry`` replaces the client's
+        ``RetryPolicy`` for this call (``None``: no retries). ``timeout`` (default: the
+        client's) is one deadline for the whole call, retries and chunks included.
+
+        Raises ``InputError`` before sending anything when the arguments are bad, and an
+        ``ApiError`` or ``TransportError`` subclass when the call fails. A failed input shows in
+        its own ``result.status`` instead; so do the inputs of a failed request when others
+        succeeded.
+        """
+        options = CallOptions(
+            user_id,
+            app_id,
+            version_id,
+            output_config,
+            node_runner_selectors,
+            workflow_state_id,
+            timeout,
+            metadata,
+            retry,
+            favor_clarifai_workflows,
+        )
+        plan, deadline, call = self._prepare(workflow_id, inputs, options)
         results = self._results
         with _tracing.scope(plan.workflow_id, plan.count) as scope:
             if len(plan.requests) == 1:
@@ -164,8 +199,6 @@ class WorkflowClient(BaseClient):
                 prediction = results.prediction(plan, self._chunks(plan, deadline, call, scope))
             scope.req_id = prediction.request_ids[0] if prediction.request_ids else ""
         return prediction
-
-    predict.__doc__ = PREDICT_DOC
 
     def predict_iter(
         self,
@@ -180,13 +213,101 @@ class WorkflowClient(BaseClient):
         workflow_state_id: str | None = None,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] | None = None,
-        retry: RetryPolicy | None = UNSET,
+        retry: RetryPolicy | None | NotGiven = NOT_GIVEN,
         favor_clarifai_workflows: bool | None = None,
     ) -> Iterator[WorkflowResult]:
-        stream, each, call = self._prepare_stream(workflow_id, inputs, CallOptions.of(locals()))
+        """Stream results for an iterable of inputs of any length, in input order.
+
+        Inputs are read lazily, ``batch_size`` at a time, with at most ``max_concurrency``
+        requests in flight, so memory stays bounded for millions of inputs. Takes
+        ``predict``'s keyword arguments; ``timeout`` bounds each request (with its retries)
+        rather than the whole stream; without one, each attempt gets the client's ``timeout``
+        and a request may keep retrying a model that is deploying for up to 10 minutes, so a
+        stream rides out a cold start. A failed request, or a value that is not an input
+        (status ``INPUT_INVALID_ARGUMENT``), comes back as failed results, with the error in
+        ``result.error``; the stream raises only for arguments that are wrong from the start,
+        and when a request fails for authentication, permission or not-found reasons, which
+        every later request would share. Stopping the iteration early cancels the requests in
+        flight; closing the client ends it with ``RuntimeError``.
+        """
+        options = CallOptions(
+            user_id,
+            app_id,
+            version_id,
+            output_config,
+            node_runner_selectors,
+            workflow_state_id,
+            timeout,
+            metadata,
+            retry,
+            favor_clarifai_workflows,
+        )
+        stream, each, call = self._prepare_stream(workflow_id, inputs, options)
         return self._iterate(stream, each, call)
 
-    predict_iter.__doc__ = PREDICT_ITER_DOC
+    def bulk(
+        self,
+        workflow_id: str,
+        inputs: Any,
+        out: Any,
+        *,
+        retry_failed: bool = False,
+        overwrite: bool = False,
+        progress: Callable[[BulkSummary], Any] | None = None,
+        user_id: str | None = None,
+        app_id: str | None = None,
+        version_id: str | None = None,
+        output_config: resources_pb2.OutputConfig | Mapping[str, Any] | None = None,
+        sample_ms: int | None = None,
+    ) -> BulkSummary:
+        """Predict every input of a job into ``out``, one JSON line per input, resumably.
+
+        ``inputs`` is a path to a text file (one URL or path per line) or a CSV file (a
+        ``url`` column and an optional ``id`` column), or a sequence of such sources as
+        strings. ``out`` is the JSON-lines file: each line has ``index``, ``id``, ``source``,
+        ``job``, ``status`` and ``outputs``. When ``out`` holds lines already, the run resumes:
+        it first checks that they belong to this job (the same input at each ``index``; the
+        same workflow, owner ids, version, output settings and ``sample_ms``) and raises
+        ``InputError`` naming the first difference, the file untouched, if not
+        (``overwrite=True`` starts the file afresh); then it runs the inputs that have no line
+        yet, and, with ``retry_failed``, those whose line shows a failure. ``progress`` is
+        called with a ``BulkSummary`` after each written batch of lines.
+
+        When 3 requests in a row fail at the transport level (nothing answers, or requests
+        time out or break), the run stops with that ``TransportError`` and writes nothing for
+        them, so a rerun runs them. Ctrl-C stops the run at its next safe point: the lines
+        answered so far are written, the requests in flight cancelled, and
+        ``KeyboardInterrupt`` raised there; the file stays valid to resume. Returns the
+        ``BulkSummary`` of the run.
+        """
+        from ._bulk import interrupts
+
+        options = CallOptions(user_id, app_id, version_id, output_config)
+        job, stream, each, call = self._prepare_bulk(
+            workflow_id,
+            inputs,
+            out,
+            retry_failed=retry_failed,
+            overwrite=overwrite,
+            progress=progress,
+            options=options,
+            sample_ms=sample_ms,
+        )
+        with interrupts() as stop:
+            results = self._iterate(stream, each, call, stop)
+            try:
+                for result in results:
+                    job.add(result)
+                    if stop.is_set():
+                        raise KeyboardInterrupt
+                job.finish()
+            except BaseException:
+                job.commit()  # what was answered, whatever stopped the run
+                raise
+            finally:
+                results.close()  # cancels the requests in flight
+                job.close()
+        return job.summary()
 
     def predict_request(
         self,
@@ -194,9 +315,17 @@ class WorkflowClient(BaseClient):
         *,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] | None = None,
-        retry: RetryPolicy | None = UNSET,
+        retry: RetryPolicy | None | NotGiven = NOT_GIVEN,
     ) -> service_pb2.PostWorkflowResultsResponse:
-        deadline, call = self._prepare_request(request, CallOptions.of(locals()))
+        """Send a request you built, adding auth, the deadline and retries.
+
+        Returns the response unchanged whatever its in-band status; raises only when the RPC
+        itself fails (``TransportError``, or the auth errors for gRPC UNAUTHENTICATED /
+        PERMISSION_DENIED). No chunking, no conversion. ``retry`` replaces the client's policy
+        for this call.
+        """
+        options = CallOptions(timeout=timeout, metadata=metadata, retry=retry)
+        deadline, call = self._prepare_request(request, options)
         with _tracing.scope(request.workflow_id, len(request.inputs)) as scope:
             outcome = self._send(request, deadline, call, scope.span, raw=True)
             if isinstance(outcome, ClarifaiError):
@@ -204,11 +333,10 @@ class WorkflowClient(BaseClient):
             scope.req_id = outcome.status.req_id
         return outcome
 
-    predict_request.__doc__ = PREDICT_REQUEST_DOC
-
     def close(self) -> None:
         """Stop the chunk pool and close the channel, if this client opened them (a client from
-        ``with_options`` leaves them to the one it came from). Idempotent."""
+        ``with_options`` leaves them to the one it came from). Calls in flight on the client's
+        own channel end at once. Idempotent."""
         if self._closed:
             return
         self._closed = True
@@ -232,28 +360,39 @@ class WorkflowClient(BaseClient):
         method: Any = None,
     ) -> Fetched:
         """One request with its retries (through ``method``, else the client's): the response,
-        or the error it failed with."""
+        or the error it failed with. Sleeps end when the client closes."""
         attempts = self._attempts(deadline, call, span)
         method, sending = method or self._conn.method, call.sending
+        closing = self._conn.closing
         while (pause := attempts.pace()) is not None:
             if pause:  # held back by the rate limiter: ask again after the pause
-                time.sleep(pause)
+                if closing.wait(pause):
+                    return _closed_error()
                 continue
             try:
                 answer = method(request, timeout=attempts.timeout(), **sending)
             except grpc.RpcError as exc:
                 answer = from_rpc_error(exc)
+            except ValueError:  # gRPC refuses a call on a channel that close() closed
+                if closing.is_set():
+                    return _closed_error()
+                raise
             if (delay := attempts.retry_delay(answer)) is None:
                 break
-            time.sleep(delay)
+            if closing.wait(delay):
+                return _closed_error()
         return attempts.final(raw=raw)
 
     def _after_fork(self) -> None:
         self._conn.after_fork()
 
     def _iterate(
-        self, stream: Stream, timeout: float | None, call: Call
-    ) -> Iterator[WorkflowResult]:
+        self,
+        stream: Stream,
+        timeout: float | None,
+        call: Call,
+        stop: threading.Event | None = None,
+    ) -> Generator[WorkflowResult, None, None]:
         pool = self._conn.chunk_pool()
         method = self._conn.method
         flight = _InFlight(method) if callable(getattr(method, "future", None)) else None
@@ -265,7 +404,7 @@ class WorkflowClient(BaseClient):
             if future is None or scope is None:
                 return stream.results(chunk, None)
             with scope:
-                fetched = _wait(future, deadline)
+                fetched = _wait(future, deadline, stop)
                 scope.req_id = "" if isinstance(fetched, ClarifaiError) else fetched.status.req_id
                 return stream.results(chunk, fetched)
 
@@ -299,11 +438,18 @@ class WorkflowClient(BaseClient):
         # Pool threads only send; this thread converts each response as it arrives, in input
         # order, so converting never holds up sending the next request.
         pool = self._conn.chunk_pool()
-        futures = [pool.submit(self._send, r, deadline, call, scope.span) for r in plan.requests]
+        method = self._conn.method
+        flight = _InFlight(method) if callable(getattr(method, "future", None)) else None
+        futures = [
+            pool.submit(self._send, r, deadline, call, scope.span, method=flight)
+            for r in plan.requests
+        ]
         outcome = self._results.outcome
         try:
             return [outcome(plan, k, _wait(f, deadline)) for k, f in enumerate(futures)]
         except BaseException:
+            if flight is not None:
+                flight.cancel()
             for future in futures:
                 future.cancel()
             raise
@@ -314,16 +460,32 @@ class WorkflowClient(BaseClient):
 _GRACE = 1.0
 
 
-def _wait(future: Future[Fetched], deadline: Deadline) -> Fetched:
-    remaining = deadline.remaining()
-    try:
-        return future.result(timeout=None if remaining is None else max(0.0, remaining) + _GRACE)
-    except FutureTimeout:
-        future.cancel()
-        return DeadlineExceededError(
-            f"deadline of {deadline.timeout}s expired before this request ran"
-        )
-    except CancelledError:  # close() cancelled it while it waited for a pool thread
-        return TransportError(
-            grpc.StatusCode.CANCELLED, "the client was closed before this request ran"
-        )
+def _wait(
+    future: Future[Fetched], deadline: Deadline, stop: threading.Event | None = None
+) -> Fetched:
+    """What ``future`` fetched, within the deadline (and a grace); with ``stop``, the wait looks
+    at it every ``_STOP_CHECK`` seconds and raises ``KeyboardInterrupt`` once it is set: here,
+    in this library's code, never inside gRPC's."""
+    while True:
+        remaining = deadline.remaining()
+        full = None if remaining is None else max(0.0, remaining) + _GRACE
+        wait = full if stop is None else (_STOP_CHECK if full is None else min(full, _STOP_CHECK))
+        if stop is not None and stop.is_set():
+            raise KeyboardInterrupt
+        try:
+            return future.result(timeout=wait)
+        except FutureTimeout:
+            if wait != full:
+                continue  # a slice of the wait ended: look at the stop flag again
+            future.cancel()
+            return DeadlineExceededError(
+                f"deadline of {deadline.timeout}s expired before this request ran"
+            )
+        except CancelledError:  # close() cancelled it while it waited for a pool thread
+            return _closed_error()
+
+
+def _closed_error() -> TransportError:
+    return TransportError(
+        grpc.StatusCode.CANCELLED, "the client was closed before this request ran"
+    )

@@ -15,7 +15,15 @@ from clarifai_grpc.grpc.api import resources_pb2
 
 from .errors import InputError
 
-__all__ = ["Input", "Kind", "MAX_IMAGE_BYTES", "coerce", "from_source"]
+__all__ = [
+    "Input",
+    "Kind",
+    "MAX_IMAGE_BYTES",
+    "check_sample_ms",
+    "check_url",
+    "coerce",
+    "from_source",
+]
 
 Kind = Literal["image", "video", "audio", "text"]
 #: Every ``Input.kind``: the media kinds, and ``"multimodal"`` for ``from_parts``.
@@ -190,7 +198,7 @@ class Input:
     ) -> Input:
         proto = _Input(data=data)
         if sample_ms is not None:
-            proto.settings.sample_rate_ms = _sample_ms(sample_ms, kind)
+            proto.settings.sample_rate_ms = check_sample_ms(sample_ms, kind)
         if id is not None:
             if not isinstance(id, str):
                 raise InputError(f"input id must be a str, got {type(id).__name__}", param="id")
@@ -362,7 +370,8 @@ def _looks_like_url(text: str) -> bool:
     )
 
 
-def _sample_ms(value: Any, kind: str) -> int:
+def check_sample_ms(value: Any, kind: str) -> int:
+    """``value``, a video's frame interval in milliseconds, checked; ``InputError`` otherwise."""
     if kind != "video":
         raise InputError(f"sample_ms is for video inputs; this input is {kind}", param="sample_ms")
     if type(value) is not int or not 0 < value <= _MAX_SAMPLE_MS:

@@ -68,6 +68,7 @@ __all__ = [
     "ModelOutput",
     "WorkflowResult",
     "WorkflowPrediction",
+    "Usage",
     "Value",
     "Kind",
     "KINDS",
@@ -893,6 +894,51 @@ _new_result = factory(WorkflowResult, {"raw": "m"})
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """What a call used, counted the way Clarifai bills a workflow: one operation per model
+    output that succeeded ("as if they were separate calls"), or one per sampled frame for a
+    video, with ``by_model`` the operations per ``model_id``; and the token counts the outputs
+    report, summed. A failed input costs nothing. An estimate: the API reports no prices, and a
+    plan may bill some models differently."""
+
+    operations: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    by_model: dict[str, int] = field(default_factory=dict)
+
+    def __add__(self, other: Usage) -> Usage:
+        by_model = dict(self.by_model)
+        for model_id, operations in other.by_model.items():
+            by_model[model_id] = by_model.get(model_id, 0) + operations
+        return Usage(
+            self.operations + other.operations,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.cached_tokens + other.cached_tokens,
+            by_model,
+        )
+
+
+def usage(results: Iterable[Any]) -> Usage:
+    """The ``Usage`` of ``WorkflowResult`` messages (read from the messages, converting
+    nothing)."""
+    operations = prompt = completion = cached = 0
+    by_model: dict[str, int] = {}
+    for result in results:
+        for output in result.outputs:
+            prompt += output.prompt_tokens
+            completion += output.completion_tokens
+            cached += output.cached_tokens
+            if output.status.code == SUCCESS:
+                spent = len(output.data.frames) or 1
+                operations += spent
+                model_id = output.model.id
+                by_model[model_id] = by_model.get(model_id, 0) + spent
+    return Usage(operations, prompt, completion, cached, by_model)
+
+
+@dataclass(frozen=True, slots=True)
 class WorkflowPrediction(FromRaw):
     """The results of one ``predict`` call: ``results[i]`` belongs to ``inputs[i]``.
 
@@ -920,6 +966,12 @@ class WorkflowPrediction(FromRaw):
         """True when every input succeeded."""
         return self.status.code == SUCCESS and all(r.status.code == SUCCESS for r in self.results)
 
+    @property
+    def usage(self) -> Usage:
+        """What this call used: operations and tokens, counted from the responses (see
+        ``Usage``; an estimate)."""
+        return usage(result for response in self.raw or () for result in response.results)
+
     def raise_for_status(self) -> WorkflowPrediction:
         """Raise ``PredictionError`` naming the failed inputs, if any; else return ``self``."""
         failed = tuple((i, r) for i, r in enumerate(self.results) if r.status.code != SUCCESS)
@@ -938,8 +990,11 @@ class WorkflowPrediction(FromRaw):
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of everything converted (``raw`` left out; bytes as base64 text)."""
-        return as_json(load(self))  # type: ignore[no-any-return]
+        """A JSON-ready dict of every field (``raw`` left out; bytes as base64 text), and the
+        ``usage``."""
+        data: dict[str, Any] = as_json(load(self))
+        data["usage"] = as_json(self.usage)
+        return data
 
     def to_html(self, title: str | None = None) -> str:
         """One self-contained HTML page showing each input with its predictions: the picture with

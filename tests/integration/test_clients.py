@@ -25,7 +25,7 @@ from clarifai_workflow_predict import (
     RetryPolicy,
     TransportError,
 )
-from clarifai_workflow_predict._options import UNSET
+from clarifai_workflow_predict._options import NOT_GIVEN
 
 from ..clients import Harness, client_for
 from ..conftest import PAT
@@ -758,7 +758,7 @@ def test_with_options_rate_limit_paces_only_the_derived_client(harness: Harness)
 def test_retry_per_call_overrides_the_client_policy_for_that_call(harness: Harness) -> None:
     two = RetryPolicy(max_attempts=2, initial_backoff=0.01)
     with FakeServer(grpc_failures(100)) as server, client_for(harness, server) as client:
-        for retry, attempts in ((None, 1), (two, 2), (UNSET, 4)):
+        for retry, attempts in ((None, 1), (two, 2), (NOT_GIVEN, 4)):
             before = server.calls
             with pytest.raises(TransportError) as caught:
                 client.predict("General", URLS[0], retry=retry)
