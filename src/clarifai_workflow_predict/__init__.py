@@ -54,9 +54,9 @@ if TYPE_CHECKING:
         TimeSegment,
         Track,
         Usage,
-        WorkflowPrediction,
         WorkflowResult,
     )
+    from .prediction import WorkflowPrediction
 
 # Every name loads with its module on first use, so `import clarifai_workflow_predict` costs
 # almost nothing (the pytest plugin, loaded by every pytest run of a project that installs the
@@ -85,9 +85,9 @@ _LAZY = {
         ),
         "errors",
     ),
+    "WorkflowPrediction": "prediction",
     **dict.fromkeys(
         (
-            "WorkflowPrediction",
             "WorkflowResult",
             "ModelOutput",
             "Concept",
@@ -113,7 +113,7 @@ _LAZY = {
 
 
 # Submodules reachable as attributes (``clarifai_workflow_predict.compute.deployment(...)``).
-_SUBMODULES = frozenset({"compute", "testing"})
+_SUBMODULES = frozenset({"compute", "testing", "views"})
 
 
 def __getattr__(name: str) -> Any:

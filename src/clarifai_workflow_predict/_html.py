@@ -28,7 +28,8 @@ from ._present import (
 )
 
 if TYPE_CHECKING:
-    from .models import Media, ModelOutput, Status, WorkflowPrediction, WorkflowResult
+    from ._present import Predicted
+    from .models import Media, ModelOutput, Status, WorkflowResult
 
 __all__ = ["SECTIONS", "render"]
 
@@ -105,11 +106,12 @@ audio, video { display: block; max-width: 100%; margin: 4px 0; }
 """
 
 
-def render(predictions: Sequence[WorkflowPrediction], title: str | None = None) -> str:
+def render(predictions: Sequence[Predicted], title: str | None = None) -> str:
     """One page for ``predictions`` (``WorkflowPrediction.to_html`` passes one)."""
     from .models import load
 
-    load(predictions)
+    for prediction in predictions:
+        load(prediction.results)
     if title is None:
         title = (
             f"{predictions[0].workflow_id} predictions" if len(predictions) == 1 else "Predictions"
@@ -123,7 +125,7 @@ def render(predictions: Sequence[WorkflowPrediction], title: str | None = None) 
     )
 
 
-def _prediction(prediction: WorkflowPrediction, number: int) -> str:
+def _prediction(prediction: Predicted, number: int) -> str:
     count = len(prediction.results)
     failed = sum(not r.ok for r in prediction.results)
     meta = (

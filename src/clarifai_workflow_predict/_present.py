@@ -8,11 +8,21 @@ page) lay them out.
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence
 
-from .models import BoundingBox, Concept, Embedding, Media, ModelOutput, Region, Status
+from .models import (
+    BoundingBox,
+    Concept,
+    Embedding,
+    Media,
+    ModelOutput,
+    Region,
+    Status,
+    WorkflowResult,
+)
 
 __all__ = [
+    "Predicted",
     "json_text",
     "describe_status",
     "top_concept",
@@ -24,6 +34,16 @@ __all__ = [
     "tokens",
     "short",
 ]
+
+
+class Predicted(Protocol):
+    """What the views need of a prediction (``WorkflowPrediction`` is one)."""
+
+    @property
+    def workflow_id(self) -> str: ...
+
+    @property
+    def results(self) -> tuple[WorkflowResult, ...]: ...
 
 
 def json_text(data: Any) -> str:

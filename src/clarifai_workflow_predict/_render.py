@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from ._present import (
+    Predicted,
     corners,
     describe_status,
     media_summary,
@@ -17,7 +18,7 @@ from ._present import (
     top_concept,
     vector_preview,
 )
-from .models import ModelOutput, Region, WorkflowPrediction, WorkflowResult, load
+from .models import ModelOutput, Region, WorkflowResult, load
 
 __all__ = ["ROWS", "table"]
 
@@ -25,12 +26,14 @@ _VECTOR_SHOWN = 4
 Rows = list[tuple[str, str]]  # (what, score)
 
 
-def table(prediction: WorkflowPrediction, labels: Sequence[str]) -> str:
+def table(prediction: Predicted, labels: Sequence[str] | None = None) -> str:
     """One block per input: a header naming it, then a row per prediction of each model.
 
-    ``labels[i]`` names ``inputs[i]`` (its URL, file or text).
+    ``labels[i]`` names ``inputs[i]`` (its URL, file or text); by default, its input id.
     """
-    load(prediction)
+    load(prediction.results)
+    if labels is None:
+        labels = [result.input_id for result in prediction.results]
     blocks = [
         _block(i, label, result)
         for i, (label, result) in enumerate(zip(labels, prediction.results, strict=True))

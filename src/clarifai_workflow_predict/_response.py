@@ -15,7 +15,8 @@ from clarifai_grpc.grpc.api.status import status_pb2
 from . import models
 from ._request import Plan
 from .errors import FAILURE, MIXED_STATUS, SUCCESS, ApiError, ClarifaiError
-from .models import WorkflowPrediction, WorkflowResult
+from .models import WorkflowResult
+from .prediction import WorkflowPrediction, assemble
 
 __all__ = ["Fetched", "Outcome", "failed_results", "outcome", "prediction", "rpc_failed"]
 
@@ -64,7 +65,7 @@ def prediction(plan: Plan, outcomes: list[Outcome]) -> WorkflowPrediction:
         if isinstance(only, ClarifaiError):
             raise only
         response, results = only
-        return models.assemble(plan.workflow_id, response.status, tuple(results), (response,))
+        return assemble(plan.workflow_id, response.status, tuple(results), (response,))
     failures = [o for o in outcomes if isinstance(o, ClarifaiError)]
     if len(failures) == len(outcomes):
         raise failures[0]
@@ -83,7 +84,7 @@ def prediction(plan: Plan, outcomes: list[Outcome]) -> WorkflowPrediction:
     # Every request succeeded, or every input of every request failed, or some of each.
     code = SUCCESS if codes == {SUCCESS} else FAILURE if codes == {FAILURE} else MIXED_STATUS
     summary = status_pb2.Status(code=code, description=_DESCRIPTIONS[code])
-    return models.assemble(plan.workflow_id, summary, tuple(merged), tuple(responses))
+    return assemble(plan.workflow_id, summary, tuple(merged), tuple(responses))
 
 
 def failure_status(error: ClarifaiError) -> status_pb2.Status:

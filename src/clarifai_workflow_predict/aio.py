@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from ._channel import AsyncMethod
     from ._response import Fetched, Outcome
     from ._stream import Chunk, Stream
-    from .models import WorkflowPrediction, WorkflowResult
+    from .models import WorkflowResult
+    from .prediction import WorkflowPrediction
 
 __all__ = ["AsyncWorkflowClient"]
 

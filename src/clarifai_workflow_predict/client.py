@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from ._request import Plan
     from ._response import Fetched, Outcome
     from ._stream import Chunk, Stream
-    from .models import WorkflowPrediction, WorkflowResult
+    from .models import WorkflowResult
+    from .prediction import WorkflowPrediction
 
 __all__ = ["WorkflowClient"]
 

@@ -1,8 +1,8 @@
-"""The results: frozen, slotted dataclasses made from ``WorkflowResult`` messages, each field
-converted from its message when it is first read.
+"""The results of each input: frozen, slotted dataclasses made from ``WorkflowResult`` messages,
+each field converted from its message when it is first read (``prediction`` holds a call's).
 
 Sequences are tuples. Objects that hold other results (``Status``, ``Region``, ``Frame``,
-``TimeSegment``, ``Track``, ``Part``, ``ModelOutput``, ``WorkflowResult``, ``WorkflowPrediction``)
+``TimeSegment``, ``Track``, ``Part``, ``ModelOutput``, ``WorkflowResult``)
 keep the protobuf they came from as ``.raw`` (excluded from ``==``, ``hash`` and ``repr``) for
 anything not converted. Leaf values, which hold plain values only (``Concept``, ``BoundingBox``,
 ``Point``, ``Span``, ``Color``, ``Cluster``, ``Media``, ``NDArray``, ``Embedding``), have no
@@ -31,7 +31,7 @@ from __future__ import annotations
 import base64
 import struct
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any, Callable, Iterable, Iterator, Union, overload
+from typing import Any, Callable, Iterable, Union
 
 from clarifai_grpc.grpc.api import resources_pb2
 from clarifai_grpc.grpc.api.status import status_pb2
@@ -47,7 +47,7 @@ from ._lazy import (
     mark_loaded,
     no_collections,
 )
-from .errors import SUCCESS, ClarifaiError, PredictionError, status_name
+from .errors import SUCCESS, ClarifaiError, status_name
 
 __all__ = [
     "Status",
@@ -67,11 +67,15 @@ __all__ = [
     "Track",
     "ModelOutput",
     "WorkflowResult",
-    "WorkflowPrediction",
     "Usage",
     "Value",
     "Kind",
     "KINDS",
+    "aside",
+    "as_json",
+    "load",
+    "results",
+    "usage",
 ]
 
 #: A scalar a model returned (``Data.int_value``, ``float_value``, ``bool_value``,
@@ -79,7 +83,9 @@ __all__ = [
 Value = Union[int, float, bool, str, bytes, dict]
 
 
-def _raw() -> Any:
+def aside() -> Any:
+    """A field kept beside the data (``raw``, ``error``): ``None`` unless given, and left out of
+    ``==``, ``hash``, ``repr`` and the JSON form."""
     return field(default=None, repr=False, compare=False)
 
 
@@ -316,7 +322,7 @@ class Status(FromRaw):
     description: str = ""
     details: str = ""
     req_id: str = ""
-    raw: Any = _raw()
+    raw: Any = aside()
 
     @property
     def ok(self) -> bool:
@@ -367,7 +373,7 @@ class Region(FromRaw):
     span: Span | None = None
     keypoints: tuple[Point, ...] = ()
     track_id: str = ""
-    raw: Any = _raw()
+    raw: Any = aside()
 
 
 def _by_field(
@@ -441,7 +447,7 @@ class Frame(FromRaw):
     time_ms: int
     concepts: tuple[Concept, ...] = ()
     regions: tuple[Region, ...] = ()
-    raw: Any = _raw()
+    raw: Any = aside()
 
 
 _new_frame = factory(Frame)
@@ -465,7 +471,7 @@ class TimeSegment(FromRaw):
     begin_time: float
     end_time: float
     concepts: tuple[Concept, ...] = ()
-    raw: Any = _raw()
+    raw: Any = aside()
 
 
 _new_segment = factory(TimeSegment)
@@ -492,7 +498,7 @@ class Track(FromRaw):
     end_time: float
     concepts: tuple[Concept, ...] = ()
     regions: tuple[Region, ...] = ()
-    raw: Any = _raw()
+    raw: Any = aside()
 
 
 _new_track = factory(Track)
@@ -526,7 +532,7 @@ class Part(FromRaw):
 
     id: str
     value: Any
-    raw: Any = _raw()
+    raw: Any = aside()
 
 
 _new_part = factory(Part)
@@ -718,7 +724,7 @@ class ModelOutput(FromRaw):
     value: Value | None = None
     parts: tuple[Part, ...] = ()
     ndarray: NDArray | None = None
-    raw: Any = _raw()
+    raw: Any = aside()
 
     @property
     def ok(self) -> bool:
@@ -854,8 +860,8 @@ class WorkflowResult(FromRaw):
     input_id: str
     status: Status
     outputs: tuple[ModelOutput, ...] = ()
-    raw: Any = _raw()
-    error: ClarifaiError | None = _raw()
+    raw: Any = aside()
+    error: ClarifaiError | None = aside()
 
     @property
     def ok(self) -> bool:
@@ -938,90 +944,6 @@ def usage(results: Iterable[Any]) -> Usage:
     return Usage(operations, prompt, completion, cached, by_model)
 
 
-@dataclass(frozen=True, slots=True)
-class WorkflowPrediction(FromRaw):
-    """The results of one ``predict`` call: ``results[i]`` belongs to ``inputs[i]``.
-
-    ``status`` is the response's status (``SUCCESS`` or ``MIXED_STATUS``); a call split into
-    several requests gets one summarizing them. ``request_ids`` holds each request's ``req_id``.
-    ``workflow_state_id`` is the state a stateful workflow returned (``""`` if none).
-    ``raw`` is the tuple of ``PostWorkflowResultsResponse`` messages, one per request sent.
-    """
-
-    workflow_id: str
-    status: Status
-    results: tuple[WorkflowResult, ...]
-    request_ids: tuple[str, ...] = ()
-    workflow_state_id: str = ""
-    raw: Any = _raw()
-
-    @classmethod
-    def from_proto(cls, response: Any) -> WorkflowPrediction:
-        """The prediction a ``PostWorkflowResultsResponse`` holds, converted as ``predict``
-        converts it (for example a response from ``predict_request``)."""
-        return prediction(response)
-
-    @property
-    def ok(self) -> bool:
-        """True when every input succeeded."""
-        return self.status.code == SUCCESS and all(r.status.code == SUCCESS for r in self.results)
-
-    @property
-    def usage(self) -> Usage:
-        """What this call used: operations and tokens, counted from the responses (see
-        ``Usage``; an estimate)."""
-        return usage(result for response in self.raw or () for result in response.results)
-
-    def raise_for_status(self) -> WorkflowPrediction:
-        """Raise ``PredictionError`` naming the failed inputs, if any; else return ``self``."""
-        failed = tuple((i, r) for i, r in enumerate(self.results) if r.status.code != SUCCESS)
-        if not failed:
-            return self
-        shown = "; ".join(
-            f"inputs[{i}] (id={r.input_id!r}): {r.status.name}"
-            + (f" {r.status.description}" if r.status.description else "")
-            for i, r in failed[:5]
-        )
-        more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
-        raise PredictionError(
-            f"{len(failed)} of {len(self.results)} inputs failed in workflow "
-            f"{self.workflow_id!r}: {shown}{more}",
-            failed,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field (``raw`` left out; bytes as base64 text), and the
-        ``usage``."""
-        data: dict[str, Any] = as_json(load(self))
-        data["usage"] = as_json(self.usage)
-        return data
-
-    def to_html(self, title: str | None = None) -> str:
-        """One self-contained HTML page showing each input with its predictions: the picture with
-        regions, masks, polygons and keypoints drawn over it, each model's concepts as score bars,
-        colors, generated media, text with its entities marked, time lines, and failures as error
-        badges. No scripts or network assets; every API string is escaped."""
-        from ._html import render
-
-        return render([self], title)
-
-    def __len__(self) -> int:
-        return len(self.results)
-
-    def __iter__(self) -> Iterator[WorkflowResult]:
-        return iter(self.results)
-
-    @overload
-    def __getitem__(self, index: int) -> WorkflowResult: ...
-    @overload
-    def __getitem__(self, index: slice) -> tuple[WorkflowResult, ...]: ...
-    def __getitem__(self, index: int | slice) -> WorkflowResult | tuple[WorkflowResult, ...]:
-        return self.results[index]
-
-
-_new_prediction = factory(WorkflowPrediction)
-
-
 # --- conversion --------------------------------------------------------------------------------
 
 
@@ -1030,32 +952,6 @@ def results(
 ) -> list[WorkflowResult]:
     """A result per message, in order; each converted when read."""
     return list(_map(_new, messages))
-
-
-def prediction(response: Any) -> WorkflowPrediction:
-    """A ``WorkflowPrediction`` of a whole ``PostWorkflowResultsResponse``."""
-    return assemble(
-        response.workflow.id, response.status, tuple(results(response.results)), (response,)
-    )
-
-
-def assemble(
-    workflow_id: str,
-    status_message: Any,
-    converted: tuple[WorkflowResult, ...],
-    responses: tuple[Any, ...],
-) -> WorkflowPrediction:
-    """The prediction of ``converted`` results from ``responses`` (one per request sent), with
-    ``status_message`` as its status."""
-    state = next((r.workflow_state.id for r in responses if r.workflow_state.id), "")
-    return _new_prediction(  # type: ignore[no-any-return]
-        workflow_id,
-        status(status_message),
-        converted,
-        tuple(r.status.req_id for r in responses),
-        state,
-        responses,
-    )
 
 
 _failed_result = factory(WorkflowResult, {"raw": "m", "error": "error"}, params="m, error")
@@ -1076,20 +972,18 @@ def failed_results(
 
 
 def load(obj: Any) -> Any:
-    """Convert every field of ``obj`` (a prediction, result or output, or a sequence of them)
-    that is not converted yet, at once and without garbage collections in between; returns
-    ``obj``. A full read (``to_dict``, the views, ``bulk``) does this first: converting a whole
-    response in one pass costs less than converting it field by field."""
+    """Convert every field not converted yet of ``obj`` (a ``WorkflowResult``, a
+    ``ModelOutput``, or a sequence of them: a prediction's ``results``), at once and without
+    garbage collections in between; returns ``obj``. A full read (``to_dict``, the views,
+    ``bulk``) does this first: converting a whole response in one pass costs less than
+    converting it field by field."""
     with no_collections():
         _load(obj)
     return obj
 
 
 def _load(obj: Any) -> None:
-    if isinstance(obj, WorkflowPrediction):
-        for result in obj.results:
-            _load_result(result)
-    elif isinstance(obj, WorkflowResult):
+    if isinstance(obj, WorkflowResult):
         _load_result(obj)
     elif isinstance(obj, ModelOutput):
         _load_output(obj)
