@@ -141,8 +141,25 @@ def test_predict_signatures(client: type) -> None:
         ("metadata", kw, None),
         ("retry", kw, NOT_GIVEN),
         ("favor_clarifai_workflows", kw, None),
+        # Third round: duplicates sent once.
+        ("dedupe", kw, False),
     ]
     assert params(client.predict_iter)[2:] == params(client.predict)[2:]
+    assert params(client.bulk) == [
+        ("workflow_id", positional, inspect.Parameter.empty),
+        ("inputs", positional, inspect.Parameter.empty),
+        ("out", positional, inspect.Parameter.empty),
+        ("retry_failed", kw, False),
+        ("overwrite", kw, False),
+        ("dedupe", kw, False),
+        ("max_operations", kw, None),
+        ("progress", kw, None),
+        ("user_id", kw, None),
+        ("app_id", kw, None),
+        ("version_id", kw, None),
+        ("output_config", kw, None),
+        ("sample_ms", kw, None),
+    ]
     assert params(client.predict_request) == [
         ("request", positional, inspect.Parameter.empty),
         ("timeout", kw, None),
@@ -324,6 +341,6 @@ def test_result_fields() -> None:
 
 
 def test_async_methods_are_coroutines() -> None:
-    for name in ("predict", "predict_request", "close", "__aenter__", "__aexit__"):
+    for name in ("predict", "predict_request", "bulk", "close", "__aenter__", "__aexit__"):
         assert inspect.iscoroutinefunction(getattr(cwp.AsyncWorkflowClient, name))
     assert cwp.WorkflowClient.predict.__doc__ == cwp.AsyncWorkflowClient.predict.__doc__

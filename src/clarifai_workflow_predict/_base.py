@@ -93,6 +93,7 @@ class BaseClient:
         allow_insecure_pat: bool = False,
     ) -> None:
         self._closed = True  # until construction succeeds, so close() has nothing to undo
+        self._dropped_in: Any = None  # the caller's channel or stub, if any
         self._owns = True  # whether closing this client closes the connection
         # Results and their conversion load with the first client, not with the package, so
         # importing stays cheap; predict() then reaches them through this attribute.
@@ -136,6 +137,7 @@ class BaseClient:
                     "insecure= has no effect with a channel= or stub= of yours", param="insecure"
                 )
             self.target = None
+            self._dropped_in = stub if stub is not None else channel
             self._conn = self._connect(self._drop_in_method(channel, stub))
         else:
             self.target = _channel.resolve_target(target)
@@ -246,7 +248,8 @@ class BaseClient:
     ) -> tuple[_request.Plan, Deadline, Call]:
         """Everything ``predict`` does before its first RPC."""
         fields, timeout, call = self._call(workflow_id, options)
-        return _request.plan(fields, inputs, self.batch_size), Deadline(timeout), call
+        plan = _request.plan(fields, inputs, self.batch_size, dedupe=_check_bool(options.dedupe))
+        return plan, Deadline(timeout), call
 
     def _prepare_stream(
         self, workflow_id: str, inputs: Any, options: CallOptions
@@ -261,7 +264,9 @@ class BaseClient:
         else:
             each = None if timeout is None else max(STREAM_REQUEST_DEADLINE, timeout)
             call.per_attempt = timeout
-        return Stream(inputs, fields, self.batch_size), each, call
+        dedupe = _check_bool(options.dedupe)
+        stream = Stream(inputs, fields, self.batch_size, window=self.max_concurrency, dedupe=dedupe)
+        return stream, each, call
 
     def _prepare_bulk(
         self,
@@ -274,6 +279,7 @@ class BaseClient:
         progress: Callable[[BulkSummary], Any] | None,
         options: CallOptions,
         sample_ms: int | None,
+        max_operations: int | None,
     ) -> tuple[Job, Stream, float | None, Call]:
         """Everything ``bulk`` does before its first request: the job, checked against its
         output file (``InputError`` with the file untouched on a mismatch), and the stream that
@@ -286,8 +292,9 @@ class BaseClient:
         )
         workflow_id, user_id, app_id, version_id = target
         for name, value in (("retry_failed", retry_failed), ("overwrite", overwrite)):
-            if not isinstance(value, bool):
-                raise InputError(f"{name} must be True or False, got {value!r}", param=name)
+            _check_bool(value, name)
+        if max_operations is not None:
+            _check_int(max_operations, "max_operations", 0, 2**63 - 1)
         if progress is not None and not callable(progress):
             raise InputError(
                 f"progress must be a callable, got {type(progress).__name__}", param="progress"
@@ -309,9 +316,12 @@ class BaseClient:
             overwrite=overwrite,
             progress=progress,
             pace=lambda: self.pace,
+            dedupe=_check_bool(options.dedupe),
+            max_operations=max_operations,
         )
+        # The job dedupes across itself (``dedupe`` stays in its settings, not the stream's).
         resolved = dataclasses.replace(
-            options, user_id=user_id, app_id=app_id, version_id=version_id
+            options, user_id=user_id, app_id=app_id, version_id=version_id, dedupe=False
         )
         stream, each, call = self._prepare_stream(workflow_id, job.values(), resolved)
         job.prepare()
@@ -394,6 +404,12 @@ def _check_retry(value: Any) -> RetryPolicy | None:
         raise InputError(
             f"retry must be a RetryPolicy or None, got {type(value).__name__}", param="retry"
         )
+    return value
+
+
+def _check_bool(value: Any, name: str = "dedupe") -> bool:
+    if not isinstance(value, bool):
+        raise InputError(f"{name} must be True or False, got {value!r}", param=name)
     return value
 
 

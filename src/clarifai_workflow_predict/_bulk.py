@@ -41,8 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import ClarifaiError, InputError, TransportError
-from .inputs import from_source
+from . import _dedupe
+from .errors import SUCCESS, ClarifaiError, InputError, TransportError
+from .inputs import Input, from_source
 from .models import Usage, WorkflowResult, as_json, load, usage
 
 __all__ = [
@@ -51,7 +52,9 @@ __all__ = [
     "Job",
     "JobMismatch",
     "interrupts",
+    "nodes",
     "read_inputs",
+    "workflow_request",
 ]
 
 log = logging.getLogger(__name__)
@@ -216,6 +219,8 @@ class Job:
         overwrite: bool = False,
         progress: Callable[[BulkSummary], Any] | None = None,
         pace: Callable[[], float | None] = lambda: None,
+        dedupe: bool = False,
+        max_operations: int | None = None,
     ) -> None:
         if isinstance(inputs, (str, os.PathLike)):
             self.inputs: str | os.PathLike[str] | Sequence[str] = inputs
@@ -241,6 +246,16 @@ class Job:
         self.overwrite = overwrite
         self._progress = progress
         self._pace = pace
+        self.dedupe = dedupe
+        self.budget = max_operations
+        #: Operations one input is expected to cost (the workflow's nodes), reserved from the
+        #: budget when it is sent and settled from its answer; learned from the answers when
+        #: the client could not read the workflow.
+        self.per_input: int | None = None
+        self.budget_reached = False
+        self._reserved = 0
+        self._spent = 0
+        self._learned = 1
         self._job_json = json.dumps(self.settings, separators=(",", ":"), sort_keys=True)
         self.held = Counter[str]()  # statuses of the lines the file keeps from before
         self.wrote = Counter[str]()  # statuses of the lines this run wrote
@@ -254,11 +269,18 @@ class Job:
         self._names = Counter[str]()
         self._torn_at: int | None = None
         self._repeated = False
-        # The run: the inputs sent, in answer order; lines to write; and transport failures
+        # The run: each input's (index, id, source, index of the input it duplicates or -1,
+        # operations reserved for it), in answer order; lines to write; and transport failures
         # held back until the target answers again.
-        self.pending: deque[Source] = deque()
-        self._batch: list[tuple[bytes, str, Usage]] = []
-        self._unsure: list[tuple[bytes, str, Usage]] = []
+        self.pending: deque[tuple[int, str | None, str, int, int]] = deque()
+        self._batch: list[_Entry] = []
+        self._unsure: list[_Entry] = []
+        # With dedupe: the first input of each key, and where its line is (in the batch or
+        # held back, or written at an offset of the file).
+        self._first: dict[int, int] = {}
+        self._held: dict[int, _Entry] = {}
+        self._where = array("Q")
+        self._size = 0
         self._failed_requests = 0
         self._last_error: ClarifaiError | None = None
         self._answered = False
@@ -419,27 +441,44 @@ class Job:
     # --- the run ---------------------------------------------------------------------------
 
     def values(self) -> Iterator[Any]:
-        """The inputs to run, lazily; each one's ``(index, id, source)`` is queued in
-        ``pending``, in the order ``predict_iter`` answers them."""
+        """The inputs to send, lazily, each queued in ``pending`` in the order ``predict_iter``
+        answers them (a duplicate, with ``dedupe``, is queued but not sent). Ends early when
+        the next input would take the run past its budget."""
         sample_ms = self.settings.get("sample_ms")
         for index, input_id, source in read_inputs(self.inputs):
-            if not self._kept(index):
-                self.pending.append((index, input_id, source))
-                yield input_value(source, input_id, sample_ms)
+            if self._kept(index):
+                continue
+            value = input_value(source, input_id, sample_ms)
+            if self.dedupe and isinstance(value, Input):
+                first = self._first.setdefault(_dedupe.key(value.proto), index)
+                if first != index:
+                    self.pending.append((index, input_id, source, first, 0))
+                    continue
+            cost = 0
+            if self.budget is not None:
+                cost = self.per_input or self._learned
+                if self._spent + self._reserved + cost > self.budget:
+                    self.budget_reached = True
+                    return
+                self._reserved += cost
+            self.pending.append((index, input_id, source, -1, cost))
+            yield value
 
     def add(self, result: WorkflowResult) -> None:
         """The next result, in input order: its line joins the batch, written when full. A
         result whose request failed at the transport level is held back until the target
         answers again; ``STOP_AFTER_FAILED_REQUESTS`` such requests in a row raise the error."""
-        index, input_id, source = self.pending.popleft()
-        entry = (
-            self._line(index, input_id, source, result),
-            result.status.name,
-            usage((result.raw,)),
-        )
+        self._copies()
+        index, input_id, source, _, reserved = self.pending.popleft()
+        used = usage((result.raw,))
+        self._reserved -= reserved
+        self._spent += used.operations
+        if self.budget is not None and self.per_input is None and result.ok:
+            self._learned = max(self._learned, used.operations)  # the workflow unread
+        entry = _Entry(index, self._line(index, input_id, source, result), result.status.name, used)
         error = result.error
         if isinstance(error, TransportError):
-            self._unsure.append(entry)
+            self._hold(entry, self._unsure)
             if error is not self._last_error:  # the inputs of one request share its error
                 self._last_error = error
                 self._failed_requests += 1
@@ -451,13 +490,40 @@ class Job:
         self._last_error = None
         self._batch += self._unsure
         self._unsure.clear()
-        self._batch.append(entry)
+        self._hold(entry, self._batch)
+        self._copies()
         if len(self._batch) >= self.batch_size:
             self.commit()
+
+    def _hold(self, entry: _Entry, where: list[_Entry]) -> None:
+        where.append(entry)
+        if self.dedupe:
+            self._held[entry.index] = entry
+
+    def _copies(self) -> None:
+        """Write, in their turn, the duplicates whose first input has its line: its line under
+        their own index, id and source, with the same fate (held back with it, if it is)."""
+        pending = self.pending
+        while pending and pending[0][3] >= 0:
+            index, input_id, source, first, _ = pending.popleft()
+            held = self._held.get(first)
+            if held is not None:
+                line, name = held.line, held.status
+                into = self._unsure if any(e is held for e in self._unsure) else self._batch
+            else:  # written already: read it back
+                line = self._read(first)
+                name, into = _head(line).status, self._batch
+            copy = _Entry(index, _copied(line, index, input_id, source), name, Usage())
+            self._hold(copy, into)
+
+    def _read(self, index: int) -> bytes:
+        offset, length = self._where[2 * index], self._where[2 * index + 1]
+        return os.pread(self._file.fileno(), length, offset)
 
     def finish(self) -> None:
         """Write what is left at the end of the inputs; raises the transport error when every
         request of the run failed at the transport level (nothing was answered)."""
+        self._copies()
         if self._unsure and not self._answered and self._last_error is not None:
             raise self._last_error
         self._batch += self._unsure
@@ -470,18 +536,30 @@ class Job:
         if not batch:
             return
         if self._file is None:  # created at the first line: a job that writes none leaves none
-            mode = "wb" if self.overwrite else "ab"
+            mode = "w+b" if self.overwrite else "a+b"  # readable: duplicates copy lines back
             self._file = self.out.open(mode, buffering=0)
-        data = b"".join(line for line, _, _ in batch)
+            self._size = self._file.seek(0, os.SEEK_END)
+        data = b"".join(entry.line for entry in batch)
         written = 0
         while written < len(data):  # one write nearly always; a cut-short one is finished
             written += self._file.write(data[written:])
-        self.wrote.update(name for _, name, _ in batch)
-        for _, _, used in batch:
-            self.used += used
+        if self.dedupe:  # where each line went, for the duplicates still to come
+            for entry in batch:
+                self._locate(entry.index, self._size, len(entry.line))
+                self._size += len(entry.line)
+                self._held.pop(entry.index, None)
+        self.wrote.update(entry.status for entry in batch)
+        for entry in batch:
+            self.used += entry.usage
         batch.clear()
         if self._progress is not None:
             self._progress(self.summary())
+
+    def _locate(self, index: int, offset: int, length: int) -> None:
+        where = self._where
+        if len(where) < 2 * index + 2:
+            where.frombytes(bytes(8 * (2 * index + 2 - len(where))))
+        where[2 * index], where[2 * index + 1] = offset, length
 
     def close(self) -> None:
         if self._file is not None:
@@ -504,7 +582,7 @@ class Job:
 
     # --- the tally -------------------------------------------------------------------------
 
-    def summary(self, budget_reached: bool = False) -> BulkSummary:
+    def summary(self) -> BulkSummary:
         holds = self.held + self.wrote
         return BulkSummary(
             total=self.total,
@@ -514,8 +592,47 @@ class Job:
             statuses=dict(holds.most_common()),
             usage=self.used,
             pace=self._pace(),
-            budget_reached=budget_reached,
+            budget_reached=self.budget_reached,
         )
+
+
+class _Entry:
+    """One line to write: its input's index, the line, its status name, and what it used."""
+
+    __slots__ = ("index", "line", "status", "usage")
+
+    def __init__(self, index: int, line: bytes, status: str, usage: Usage) -> None:
+        self.index = index
+        self.line = line
+        self.status = status
+        self.usage = usage
+
+
+def _copied(line: bytes, index: int, input_id: str | None, source: str) -> bytes:
+    """``line`` (another input's) for the input ``index``: its own index, id and source."""
+    cut = line.index(b',"job":')
+    head = {"index": index, "id": input_id or json.loads(line[:cut] + b"}")["id"], "source": source}
+    return json.dumps(head, separators=(",", ":")).encode()[:-1] + line[cut:]
+
+
+def workflow_request(settings: Mapping[str, Any]) -> Any:
+    """The ``GetWorkflowRequest`` for a job's workflow."""
+    from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+
+    request = service_pb2.GetWorkflowRequest(workflow_id=settings["workflow_id"])
+    if settings["user_id"] and settings["app_id"]:
+        request.user_app_id.CopyFrom(
+            resources_pb2.UserAppIDSet(user_id=settings["user_id"], app_id=settings["app_id"])
+        )
+    return request
+
+
+def nodes(response: Any) -> int | None:
+    """What one input costs in operations, from a ``GetWorkflow`` answer: the nodes whose
+    output comes back (``None`` unless the answer succeeded)."""
+    if response.status.code != SUCCESS or not response.workflow.nodes:
+        return None
+    return sum(not node.suppress_output for node in response.workflow.nodes) or None
 
 
 def _shown(value: Any) -> str:

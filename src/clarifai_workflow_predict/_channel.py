@@ -25,6 +25,7 @@ __all__ = [
     "AsyncMethod",
     "SyncMethod",
     "bind",
+    "bind_get_workflow",
     "channel_options",
     "check_plaintext",
     "credentials",
@@ -99,6 +100,9 @@ CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.keepalive_permit_without_calls", 0),
     ("grpc.primary_user_agent", f"clarifai-workflow-predict/{__version__}"),
 )
+
+#: Only a bulk job with a budget reads the workflow, to know what one input costs.
+GET_WORKFLOW = "/clarifai.api.V2/GetWorkflow"
 
 _SERIALIZE = service_pb2.PostWorkflowResultsRequest.SerializeToString
 _DESERIALIZE = service_pb2.PostWorkflowResultsResponse.FromString
@@ -250,3 +254,18 @@ def bind(channel: Any, *, ours: bool) -> Any:
     return channel.unary_unary(
         METHOD, request_serializer=_SERIALIZE, response_deserializer=_DESERIALIZE
     )
+
+
+def bind_get_workflow(where: Any) -> Any:
+    """The ``GetWorkflow`` method of a ``V2Stub``, or bound on a channel; ``None`` for anything
+    else."""
+    method = getattr(where, "GetWorkflow", None)
+    if callable(method):
+        return method
+    if callable(getattr(where, "unary_unary", None)):
+        return where.unary_unary(
+            GET_WORKFLOW,
+            request_serializer=service_pb2.GetWorkflowRequest.SerializeToString,
+            response_deserializer=service_pb2.SingleWorkflowResponse.FromString,
+        )
+    return None

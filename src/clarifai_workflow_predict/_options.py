@@ -49,3 +49,4 @@ class CallOptions:
     metadata: Any = None
     retry: RetryPolicy | None | NotGiven = NOT_GIVEN
     favor_clarifai_workflows: bool | None = None
+    dedupe: bool = False

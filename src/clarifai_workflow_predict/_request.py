@@ -43,11 +43,12 @@ _SINGLE = (str, bytes, bytearray, memoryview, Input, resources_pb2.Input, os.Pat
 
 
 class Plan:
-    """The requests of one call. ``bounds[k]`` is the ``[start, stop)`` range of the call's
-    inputs that ``requests[k]`` sends; ``ids`` says whether any input carries its own id (only
-    then can a response put a result on the wrong input's id)."""
+    """The requests of one call. ``bounds[k]`` is the ``[start, stop)`` range of the inputs
+    sent that ``requests[k]`` sends; ``ids`` says whether any input carries its own id (only
+    then can a response put a result on the wrong input's id). With duplicates sent once,
+    ``places[i]`` is where the call's input ``i`` was sent and ``own_ids[i]`` its own id."""
 
-    __slots__ = ("workflow_id", "requests", "bounds", "ids")
+    __slots__ = ("workflow_id", "requests", "bounds", "ids", "places", "own_ids")
 
     def __init__(
         self,
@@ -55,16 +56,20 @@ class Plan:
         requests: list[service_pb2.PostWorkflowResultsRequest],
         bounds: list[tuple[int, int]],
         ids: bool,
+        places: list[int] | None = None,
+        own_ids: list[str] | None = None,
     ) -> None:
         self.workflow_id = workflow_id
         self.requests = requests
         self.bounds = bounds
         self.ids = ids
+        self.places = places
+        self.own_ids = own_ids
 
     @property
     def count(self) -> int:
-        """How many inputs the call sends."""
-        return self.bounds[-1][1]
+        """How many inputs the call has."""
+        return len(self.places) if self.places is not None else self.bounds[-1][1]
 
 
 def user_app_id(user_id: str | None, app_id: str | None) -> resources_pb2.UserAppIDSet | None:
@@ -161,10 +166,11 @@ def request_fields(
     return fields
 
 
-def plan(fields: dict[str, Any], inputs: Any, batch_size: int) -> Plan:
+def plan(fields: dict[str, Any], inputs: Any, batch_size: int, *, dedupe: bool = False) -> Plan:
     """The requests of one call: ``fields`` (from ``request_fields``) and ``inputs``, at most
-    ``batch_size`` inputs and ``MAX_REQUEST_BYTES`` each. Any value that is not an input raises
-    its ``InputError`` here, before anything is sent."""
+    ``batch_size`` inputs and ``MAX_REQUEST_BYTES`` each; with ``dedupe``, each distinct input
+    once. Any value that is not an input raises its ``InputError`` here, before anything is
+    sent."""
     if isinstance(inputs, _SINGLE):  # the common call: one input, one request
         item, _ = _item(inputs, 0)
         return planned(fields, [[item]])
@@ -174,17 +180,34 @@ def plan(fields: dict[str, Any], inputs: Any, batch_size: int) -> Plan:
             f"got {type(inputs).__name__}",
             param="inputs",
         )
-    chunks = list(_stream(iter(inputs), batch_size))
-    for chunk in chunks:
-        for item in chunk:
-            if isinstance(item, InputError):
-                raise item
-    if not chunks:
+    items = list(_items(iter(inputs)))
+    for item, _ in items:
+        if isinstance(item, InputError):
+            raise item
+    if not items:
         raise InputError("inputs is empty: nothing to predict", param="inputs")
-    return planned(fields, chunks)
+    if not dedupe:
+        return planned(fields, list(_chunked(items, batch_size)))
+    from . import _dedupe
+
+    first: dict[int, int] = {}
+    unique: list[tuple[Any, int]] = []
+    places: list[int] = []
+    for pair in items:
+        place = first.setdefault(_dedupe.key(pair[0]), len(unique))
+        if place == len(unique):
+            unique.append(pair)
+        places.append(place)
+    own_ids = [_dedupe.own_id(item) for item, _ in items]
+    return planned(fields, list(_chunked(unique, batch_size)), places, own_ids)
 
 
-def planned(fields: dict[str, Any], chunks: list[list[Any]]) -> Plan:
+def planned(
+    fields: dict[str, Any],
+    chunks: list[list[Any]],
+    places: list[int] | None = None,
+    own_ids: list[str] | None = None,
+) -> Plan:
     """The plan sending ``fields`` with each chunk of inputs (from ``stream``) as one request."""
     requests = []
     bounds = []
@@ -202,7 +225,7 @@ def planned(fields: dict[str, Any], chunks: list[list[Any]]) -> Plan:
         requests.append(request)
         bounds.append((start, start + len(chunk)))
         start += len(chunk)
-    return Plan(fields["workflow_id"], requests, bounds, ids)
+    return Plan(fields["workflow_id"], requests, bounds, ids, places, own_ids)
 
 
 def stream(values: Iterable[Any], batch_size: int) -> Iterator[list[Any]]:
@@ -242,13 +265,26 @@ def _item(value: Any, index: int, *, _plain: Any = _PLAIN_URL.fullmatch) -> tupl
 
 
 def _stream(values: Iterator[Any], batch_size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    count = total = 0  # inputs in the chunk, and their size
+    return _chunked(_items(values), batch_size)
+
+
+def _items(values: Iterator[Any]) -> Iterator[tuple[Any, int]]:
+    """Each value as ``(input, size)``, or ``(its InputError, 0)`` when it is not one."""
     for index, value in enumerate(values):
         try:
-            item, size = _item(value, index)
+            yield _item(value, index)
         except InputError as error:
-            chunk.append(error)
+            yield error, 0
+
+
+def _chunked(items: Iterable[tuple[Any, int]], batch_size: int) -> Iterator[list[Any]]:
+    """``items`` in chunks of at most ``batch_size`` inputs within the request size limit;
+    ``InputError`` items ride along in their place and count for neither."""
+    chunk: list[Any] = []
+    count = total = 0  # inputs in the chunk, and their size
+    for item, size in items:
+        if isinstance(item, InputError):
+            chunk.append(item)
             continue
         if count == batch_size or total + size > _LIMIT:
             yield chunk

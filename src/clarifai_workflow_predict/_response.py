@@ -64,12 +64,12 @@ def prediction(plan: Plan, outcomes: list[Outcome]) -> WorkflowPrediction:
         only = outcomes[0]
         if isinstance(only, ClarifaiError):
             raise only
-        response, results = only
-        return assemble(plan.workflow_id, response.status, tuple(results), (response,))
+        response, merged = only
+        return assemble(plan.workflow_id, response.status, _each(plan, merged), (response,))
     failures = [o for o in outcomes if isinstance(o, ClarifaiError)]
     if len(failures) == len(outcomes):
         raise failures[0]
-    merged: list[WorkflowResult] = []
+    merged = []
     responses: list[Response] = []
     codes = set()
     for request, chunk in zip(plan.requests, outcomes, strict=True):
@@ -84,7 +84,21 @@ def prediction(plan: Plan, outcomes: list[Outcome]) -> WorkflowPrediction:
     # Every request succeeded, or every input of every request failed, or some of each.
     code = SUCCESS if codes == {SUCCESS} else FAILURE if codes == {FAILURE} else MIXED_STATUS
     summary = status_pb2.Status(code=code, description=_DESCRIPTIONS[code])
-    return assemble(plan.workflow_id, summary, tuple(merged), tuple(responses))
+    return assemble(plan.workflow_id, summary, _each(plan, merged), tuple(responses))
+
+
+def _each(plan: Plan, sent: list[WorkflowResult]) -> tuple[WorkflowResult, ...]:
+    """A result per input of the call: the results of the inputs sent, and for a duplicate
+    sent once, a copy of its first's under its own id."""
+    places, own_ids = plan.places, plan.own_ids
+    if places is None or own_ids is None:
+        return tuple(sent)
+    each = []
+    first = set()
+    for place, own_id in zip(places, own_ids, strict=True):
+        each.append(sent[place] if place not in first else models.copied(sent[place], own_id))
+        first.add(place)
+    return tuple(each)
 
 
 def failure_status(error: ClarifaiError) -> status_pb2.Status:

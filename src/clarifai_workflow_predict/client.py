@@ -20,7 +20,7 @@ from .errors import ClarifaiError, DeadlineExceededError, TransportError, from_r
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from ._bulk import BulkSummary
+    from ._bulk import BulkSummary, Job
     from ._channel import SyncMethod
     from ._request import Plan
     from ._response import Fetched, Outcome
@@ -161,6 +161,7 @@ class WorkflowClient(BaseClient):
         metadata: Sequence[tuple[str, str]] | None = None,
         retry: RetryPolicy | None | NotGiven = NOT_GIVEN,
         favor_clarifai_workflows: bool | None = None,
+        dedupe: bool = False,
     ) -> WorkflowPrediction:
         """Run ``inputs`` through a workflow; ``results[i]`` belongs to ``inputs[i]``.
 
@@ -171,7 +172,11 @@ class WorkflowClient(BaseClient):
         ``node_runner_selectors``, ``workflow_state_id`` and ``favor_clarifai_workflows`` go
         into the request; ``metadata`` adds call metadata; ``retry`` replaces the client's
         ``RetryPolicy`` for this call (``None``: no retries). ``timeout`` (default: the
-        client's) is one deadline for the whole call, retries and chunks included.
+        client's) is one deadline for the whole call, retries and chunks included. With
+        ``dedupe=True``, inputs with the same data and settings (ids aside) are sent once and
+        each later one gets a copy of the first's result under its own id (``usage`` counts
+        what was sent); off by default, as a generative model may answer alike prompts
+        differently.
 
         Raises ``InputError`` before sending anything when the arguments are bad, and an
         ``ApiError`` or ``TransportError`` subclass when the call fails. A failed input shows in
@@ -189,6 +194,7 @@ class WorkflowClient(BaseClient):
             metadata,
             retry,
             favor_clarifai_workflows,
+            dedupe,
         )
         plan, deadline, call = self._prepare(workflow_id, inputs, options)
         results = self._results
@@ -216,6 +222,7 @@ class WorkflowClient(BaseClient):
         metadata: Sequence[tuple[str, str]] | None = None,
         retry: RetryPolicy | None | NotGiven = NOT_GIVEN,
         favor_clarifai_workflows: bool | None = None,
+        dedupe: bool = False,
     ) -> Iterator[WorkflowResult]:
         """Stream results for an iterable of inputs of any length, in input order.
 
@@ -228,8 +235,9 @@ class WorkflowClient(BaseClient):
         (status ``INPUT_INVALID_ARGUMENT``), comes back as failed results, with the error in
         ``result.error``; the stream raises only for arguments that are wrong from the start,
         and when a request fails for authentication, permission or not-found reasons, which
-        every later request would share. Stopping the iteration early cancels the requests in
-        flight; closing the client ends it with ``RuntimeError``.
+        every later request would share. ``dedupe=True`` sends an input whose duplicate is in
+        one of the requests in flight once. Stopping the iteration early cancels the requests
+        in flight; closing the client ends it with ``RuntimeError``.
         """
         options = CallOptions(
             user_id,
@@ -242,6 +250,7 @@ class WorkflowClient(BaseClient):
             metadata,
             retry,
             favor_clarifai_workflows,
+            dedupe,
         )
         stream, each, call = self._prepare_stream(workflow_id, inputs, options)
         return self._iterate(stream, each, call)
@@ -254,6 +263,8 @@ class WorkflowClient(BaseClient):
         *,
         retry_failed: bool = False,
         overwrite: bool = False,
+        dedupe: bool = False,
+        max_operations: int | None = None,
         progress: Callable[[BulkSummary], Any] | None = None,
         user_id: str | None = None,
         app_id: str | None = None,
@@ -272,7 +283,12 @@ class WorkflowClient(BaseClient):
         ``InputError`` naming the first difference, the file untouched, if not
         (``overwrite=True`` starts the file afresh); then it runs the inputs that have no line
         yet, and, with ``retry_failed``, those whose line shows a failure. ``progress`` is
-        called with a ``BulkSummary`` after each written batch of lines.
+        called with a ``BulkSummary`` after each written batch of lines. ``dedupe=True`` sends
+        each distinct input of the run once, and writes a copy of its line, under their own
+        index, id and source, for the others. ``max_operations`` is this run's budget: the run
+        stops before a request would take its operations (estimated from the workflow's nodes
+        and reserved while in flight, settled from each answer) past it, and
+        ``budget_reached`` says so; a rerun resumes.
 
         When 3 requests in a row fail at the transport level (nothing answers, or requests
         time out or break), the run stops with that ``TransportError`` and writes nothing for
@@ -283,7 +299,7 @@ class WorkflowClient(BaseClient):
         """
         from ._bulk import interrupts
 
-        options = CallOptions(user_id, app_id, version_id, output_config)
+        options = CallOptions(user_id, app_id, version_id, output_config, dedupe=dedupe)
         job, stream, each, call = self._prepare_bulk(
             workflow_id,
             inputs,
@@ -293,7 +309,10 @@ class WorkflowClient(BaseClient):
             progress=progress,
             options=options,
             sample_ms=sample_ms,
+            max_operations=max_operations,
         )
+        if max_operations is not None:
+            job.per_input = self._cost_per_input(job, call)
         with interrupts() as stop:
             results = self._iterate(stream, each, call, stop)
             try:
@@ -309,6 +328,22 @@ class WorkflowClient(BaseClient):
                 results.close()  # cancels the requests in flight
                 job.close()
         return job.summary()
+
+    def _cost_per_input(self, job: Job, call: Call) -> int | None:
+        """The operations one input of ``job`` costs (the workflow's nodes), or ``None`` when
+        the workflow cannot be read."""
+        from . import _bulk, _channel
+
+        method = _channel.bind_get_workflow(self._conn.channel or self._dropped_in)
+        if method is None:
+            return None
+        try:
+            answer = method(
+                _bulk.workflow_request(job.settings), timeout=self.timeout, **call.sending
+            )
+        except grpc.RpcError:
+            return None
+        return _bulk.nodes(answer)
 
     def predict_request(
         self,

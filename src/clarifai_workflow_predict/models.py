@@ -73,6 +73,7 @@ __all__ = [
     "KINDS",
     "aside",
     "as_json",
+    "copied",
     "load",
     "results",
     "usage",
@@ -954,7 +955,7 @@ def results(
     return list(_map(_new, messages))
 
 
-_failed_result = factory(WorkflowResult, {"raw": "m", "error": "error"}, params="m, error")
+_made_result = factory(WorkflowResult, {"raw": "m", "error": "error"}, params="m, error")
 
 
 def failed_results(
@@ -963,12 +964,23 @@ def failed_results(
     """A result with no outputs, carrying ``raw_status`` and ``error``, per input of a request
     that failed or was never sent."""
     return [
-        _failed_result(
+        _made_result(
             resources_pb2.WorkflowResult(status=raw_status, input=resources_pb2.Input(id=input_id)),
             error,
         )
         for input_id in input_ids
     ]
+
+
+def copied(result: WorkflowResult, input_id: str) -> WorkflowResult:
+    """``result`` for another input with the same data (a duplicate sent once): the same
+    answer, under ``input_id`` when the duplicate has one of its own."""
+    raw = result.raw
+    if input_id and input_id != raw.input.id:
+        raw = resources_pb2.WorkflowResult()
+        raw.CopyFrom(result.raw)
+        raw.input.id = input_id
+    return _made_result(raw, result.error)  # type: ignore[no-any-return]
 
 
 def load(obj: Any) -> Any:
