@@ -60,56 +60,19 @@ if TYPE_CHECKING:
 
 # Every name loads with its module on first use, so `import clarifai_workflow_predict` costs
 # almost nothing (the pytest plugin, loaded by every pytest run of a project that installs the
-# package, relies on that) and a service pays for gRPC and the stubs when it makes a client.
-_LAZY = {
-    "MAX_INPUTS_PER_REQUEST": "_request",
-    "RetryPolicy": "_retry",
-    "BulkSummary": "_bulk",
-    "WorkflowClient": "client",
-    "AsyncWorkflowClient": "aio",
-    "Input": "inputs",
-    **dict.fromkeys(
-        (
-            "ClarifaiError",
-            "ApiError",
-            "AuthenticationError",
-            "PermissionDeniedError",
-            "NotFoundError",
-            "RateLimitError",
-            "InvalidRequestError",
-            "ModelDeployingError",
-            "TransportError",
-            "DeadlineExceededError",
-            "InputError",
-            "PredictionError",
-        ),
-        "errors",
-    ),
-    "WorkflowPrediction": "prediction",
-    **dict.fromkeys(
-        (
-            "WorkflowResult",
-            "ModelOutput",
-            "Concept",
-            "Region",
-            "BoundingBox",
-            "Embedding",
-            "Frame",
-            "Status",
-            "Color",
-            "Cluster",
-            "Media",
-            "TimeSegment",
-            "Track",
-            "Point",
-            "Span",
-            "Part",
-            "NDArray",
-            "Usage",
-        ),
-        "models",
-    ),
-}
+# package, relies on that) and a service pays for gRPC and the stubs when it makes a client. A
+# name is looked for in the ``__all__`` of these modules, in this order.
+_MODULES = (
+    "errors",
+    "models",
+    "prediction",
+    "inputs",
+    "_retry",
+    "_request",
+    "_bulk",
+    "client",
+    "aio",
+)
 
 
 # Submodules reachable as attributes (``clarifai_workflow_predict.compute.deployment(...)``).
@@ -121,16 +84,18 @@ def __getattr__(name: str) -> Any:
 
     if name in _SUBMODULES:
         return import_module(f".{name}", __name__)
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+    if name in __all__:
+        for module_name in _MODULES:
+            module = import_module(f".{module_name}", __name__)
+            if name in module.__all__:
+                value = getattr(module, name)
+                globals()[name] = value
+                return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)
+    return sorted(set(globals()) | set(__all__) | _SUBMODULES)
 
 
 __all__ = [

@@ -257,8 +257,8 @@ class Job:
         self._spent = 0
         self._learned = 1
         self._job_json = json.dumps(self.settings, separators=(",", ":"), sort_keys=True)
-        self.held = Counter[str]()  # statuses of the lines the file keeps from before
-        self.wrote = Counter[str]()  # statuses of the lines this run wrote
+        self.kept_statuses = Counter[str]()  # statuses of the lines the file keeps from before
+        self.written_statuses = Counter[str]()  # statuses of the lines this run wrote
         self.used = Usage()  # what this run's written lines used
         self.never_ran = 0  # inputs with no line before this run
         self.to_run = 0
@@ -308,7 +308,7 @@ class Job:
         elif self._torn_at is not None:
             os.truncate(self.out, self._torn_at)
             log.info("%s: dropped a torn last line (a write that was cut short)", self.out)
-        self.held = names
+        self.kept_statuses = names
         self.to_run = self.never_ran = self.total = 0
         for index, _, _ in read_inputs(self.inputs):
             self.total += 1
@@ -548,7 +548,7 @@ class Job:
                 self._locate(entry.index, self._size, len(entry.line))
                 self._size += len(entry.line)
                 self._held.pop(entry.index, None)
-        self.wrote.update(entry.status for entry in batch)
+        self.written_statuses.update(entry.status for entry in batch)
         for entry in batch:
             self.used += entry.usage
         batch.clear()
@@ -583,10 +583,10 @@ class Job:
     # --- the tally -------------------------------------------------------------------------
 
     def summary(self) -> BulkSummary:
-        holds = self.held + self.wrote
+        holds = self.kept_statuses + self.written_statuses
         return BulkSummary(
             total=self.total,
-            written=sum(self.wrote.values()),
+            written=sum(self.written_statuses.values()),
             done=sum(holds.values()),
             failed=sum(n for name, n in holds.items() if name != _SUCCESS),
             statuses=dict(holds.most_common()),

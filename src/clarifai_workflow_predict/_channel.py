@@ -15,6 +15,7 @@ from typing import Any, Awaitable, Protocol, Sequence
 import grpc
 from clarifai_grpc.grpc.api import service_pb2
 
+from ._request import MAX_REQUEST_BYTES
 from ._version import __version__
 from .errors import InputError
 
@@ -71,8 +72,8 @@ METHOD = "/clarifai.api.V2/PostWorkflowResults"
 #: Largest response accepted on our channels. Responses carry embeddings and video frames for
 #: up to 32 inputs; 256 MiB bounds memory while leaving room for those.
 MAX_RECEIVE_BYTES = 256 * 1024 * 1024
-#: Largest request sent: the API's 128 MiB request limit plus room for framing.
-MAX_SEND_BYTES = 129 * 1024 * 1024
+#: Largest message sent: the API's request limit plus room for framing.
+MAX_SEND_BYTES = MAX_REQUEST_BYTES + 1024 * 1024
 
 CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     # Retries are this library's alone: no gRPC retry policy, and no service config from DNS

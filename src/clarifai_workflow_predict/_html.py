@@ -6,36 +6,30 @@ percentages of it: boxes, masks, polygons, keypoints and points. Text inputs sho
 the entities a model found marked; videos get a time line of segments and tracks. Every string
 from the API is escaped before it reaches the page.
 
-``SECTIONS`` maps each kind of output (a ``ModelOutput`` field) to its part of a model's card;
-``_overlay`` draws the located kinds over the picture. Wording comes from ``_present``.
+Each kind of output's part of a model's card comes from ``_kinds.VIEWS``; ``_overlay`` draws the
+located kinds over the picture. Wording comes from ``_present``.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 from html import escape
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
+from ._kinds import VIEWS, media_src
 from ._present import (
-    corners,
-    media_summary,
-    mime_type,
     region_label,
     tokens,
     top_concept,
-    vector_preview,
 )
 
 if TYPE_CHECKING:
     from ._present import Predicted
-    from .models import Media, ModelOutput, Status, WorkflowResult
+    from .models import ModelOutput, Status, WorkflowResult
 
-__all__ = ["SECTIONS", "render"]
+__all__ = ["render"]
 
 # One color per workflow node, in node order (repeats past eight nodes).
 PALETTE = ("#e4572e", "#2e86ab", "#17bebb", "#a23b72", "#f18f01", "#3b1f2b", "#6a994e", "#7b2cbf")
-_EMBEDDING_SHOWN = 8
 
 CSS = """
 :root { color-scheme: light; --ink: #1d2330; --muted: #5b6475; --line: #e3e6ec; --bg: #f6f7f9; }
@@ -183,19 +177,11 @@ def _view(data: Any, colored: list[tuple[str, ModelOutput]]) -> str:
     located drawn over it."""
     if data is not None and data.HasField("text") and data.text.raw:
         return _marked_text(data.text.raw, colored)
-    src = _media_src(data.image.base64, data.image.url) if data is not None else ""
+    src = media_src(data.image.base64, data.image.url) if data is not None else ""
     if not src:
         return '<figure class="picture"><div class="no-picture">no preview</div></figure>'
     layers = "".join(_overlay(n, color, output) for n, (color, output) in enumerate(colored))
     return f'<figure class="picture"><img src="{escape(src)}" alt="input image">{layers}</figure>'
-
-
-def _media_src(data: bytes, url: str) -> str:
-    """A ``data:`` URI for bytes a browser shows inline, else an ``http(s)`` URL, else ``""``."""
-    if data:
-        mime = mime_type(bytes(data))
-        return f"data:{mime};base64,{base64.b64encode(data).decode()}" if mime else ""
-    return url if url.lower().startswith(("http://", "https://")) else ""
 
 
 def _pct(value: float) -> str:
@@ -213,7 +199,7 @@ def _overlay(node: int, color: str, output: ModelOutput) -> str:
         box = region.bounding_box
         label = escape(region_label(region))
         ident = escape(region.id)
-        if region.mask is not None and (src := _media_src(region.mask.data, region.mask.url)):
+        if region.mask is not None and (src := media_src(region.mask.data, region.mask.url)):
             left, top, width, height = _area(box)
             masks.append(
                 f'<img class="mask" src="{escape(src)}" alt="" data-region="{ident}" '
@@ -323,151 +309,17 @@ def _timeline(colored: list[tuple[str, ModelOutput]]) -> str:
 
 
 def _model(color: str, output: ModelOutput) -> str:
+    ident = f"output {output.id}, model version {output.model_version_id}"
     head = (
-        f"<h4>{escape(output.model_name or output.model_id)} <code>{escape(output.model_id)}</code>"
-        f"{_badge(output.status)}</h4>"
+        f'<h4 title="{escape(ident)}">{escape(output.model_name or output.model_id)} '
+        f"<code>{escape(output.model_id)}</code>{_badge(output.status)}</h4>"
     )
     if not output.ok:
         body = _error_text(output.status)
     else:
         body = "".join(
-            present(value) for name, present in SECTIONS if (value := getattr(output, name))
+            view.section(value) for view in VIEWS if (value := getattr(output, view.name))
         )
         if used := tokens(output):
             body += f'<p class="tokens">{escape(used)}</p>'
     return f'<section class="model" style="--model: {color}">{head}{body}</section>'
-
-
-def _bars(items: Sequence[tuple[str, float]]) -> str:
-    rows = []
-    for name, value in items:
-        width = min(100.0, max(0.0, value * 100))
-        rows.append(
-            f'<li><span class="name" title="{escape(name)}">{escape(name)}</span>'
-            f'<span class="bar"><span style="width: {width:.1f}%"></span></span>'
-            f'<span class="score">{value:.2f}</span></li>'
-        )
-    return f'<ol class="concepts">{"".join(rows)}</ol>'
-
-
-def _concepts(concepts: Any) -> str:
-    return _bars([(c.name or c.id, c.value) for c in sorted(concepts, key=lambda c: -c.value)])
-
-
-def _frames(frames: Any) -> str:
-    return _bars(
-        [
-            (f"{frame.time_ms / 1000:.1f}s · {c.name or c.id}", c.value)
-            for frame in frames
-            for c in sorted(frame.concepts, key=lambda c: -c.value)[:3]
-        ]
-    )
-
-
-def _regions(regions: Any) -> str:
-    items = []
-    for r in regions:
-        what = escape(region_label(r))
-        if r.text and r.concepts:
-            what += f" · “{escape(r.text)}”"
-        if r.span is not None:
-            what += f" · “{escape(r.span.text)}” <small>chars {r.span.start}-{r.span.end}</small>"
-        if r.bounding_box is not None:
-            what += f" <small>{escape(corners(r.bounding_box))}</small>"
-        extras = [
-            f"{len(r.polygon)}-point polygon" if r.polygon else "",
-            f"{len(r.keypoints)} keypoints" if r.keypoints else "",
-            "mask" if r.mask is not None else "",
-            f"track {r.track_id}" if r.track_id else "",
-        ]
-        if shown := ", ".join(e for e in extras if e):
-            what += f" <small>{escape(shown)}</small>"
-        items.append(f'<li><span class="swatch"></span>{what}</li>')
-    return f'<ul class="regions">{"".join(items)}</ul>'
-
-
-def _embeddings(embeddings: Any) -> str:
-    return "".join(
-        f'<p class="embedding">embedding, '
-        f"<code>{escape(vector_preview(e, _EMBEDDING_SHOWN))}</code></p>"
-        for e in embeddings
-    )
-
-
-def _colors(colors: Any) -> str:
-    items = "".join(
-        f'<li><span class="color-chip" style="background: {escape(c.hex)}" '
-        f'data-hex="{escape(c.hex)}" title="{escape(c.name)}"></span>'
-        f"{escape(c.hex)} {escape(c.name)} · {c.value:.2f}</li>"
-        for c in colors
-        if _is_hex(c.hex)
-    )
-    return f'<ul class="colors">{items}</ul>'
-
-
-def _is_hex(text: str) -> bool:
-    return (
-        len(text) in (4, 7)
-        and text[0] == "#"
-        and all(c in "0123456789abcdefABCDEF" for c in text[1:])
-    )
-
-
-def _media(kind: str) -> Callable[[Media], str]:
-    def present(media: Media) -> str:
-        src = _media_src(media.data, media.url)
-        what = f'<p class="output-text">{kind}: {escape(media_summary(media))}</p>'
-        if not src:
-            return what
-        if kind == "audio":
-            return f'{what}<audio controls src="{escape(src)}"></audio>'
-        if kind == "video":
-            return f'{what}<video controls src="{escape(src)}"></video>'
-        return f'{what}<img class="generated" src="{escape(src)}" alt="{kind}">'
-
-    return present
-
-
-def _segments(segments: Any) -> str:
-    return _timed("segment", segments)
-
-
-def _tracks(tracks: Any) -> str:
-    return _timed("track", tracks, regions=True)
-
-
-def _timed(kind: str, items: Any, regions: bool = False) -> str:
-    rows = []
-    for item in items:
-        top = top_concept(item.concepts)
-        what = f"{kind} {item.id} {item.begin_time:.1f}-{item.end_time:.1f} s"
-        what += f": {top.name or top.id} {top.value:.2f}" if top else ""
-        what += f", {len(item.regions)} regions" if regions else ""
-        rows.append(f"<li>{escape(what)}</li>")
-    return f'<ul class="plain">{"".join(rows)}</ul>'
-
-
-def _plain(label: str, value: Any) -> str:
-    return f'<p class="output-text">{escape(label)} <code>{escape(value)}</code></p>'
-
-
-#: ``ModelOutput`` field, and its part of the model's card, in display order.
-SECTIONS: tuple[tuple[str, Callable[[Any], str]], ...] = (
-    ("concepts", _concepts),
-    ("frames", _frames),
-    ("regions", _regions),
-    ("embeddings", _embeddings),
-    ("text", lambda text: f'<p class="output-text">{escape(text)}</p>'),
-    ("colors", _colors),
-    ("clusters", lambda cs: _bars([(f"cluster {c.id} ({c.count:,})", c.score) for c in cs])),
-    ("image", _media("image")),
-    ("video", _media("video")),
-    ("audio", _media("audio")),
-    ("heatmaps", lambda ms: "".join(_media("heatmap")(m) for m in ms)),
-    ("time_segments", _segments),
-    ("tracks", _tracks),
-    ("metadata", lambda md: _plain("metadata", json.dumps(md, sort_keys=True)[:500])),
-    ("value", lambda v: _plain("value", repr(v)[:500])),
-    ("parts", lambda ps: "".join(_plain(f"part {p.id or '-'}", repr(p.value)[:200]) for p in ps)),
-    ("ndarray", lambda a: _plain("array", f"{a.dtype} shape {list(a.shape)}")),
-)

@@ -217,7 +217,7 @@ def damaged(obj: Any, name: str, exc: Exception) -> ApiError:
 # --- fast constructors ------------------------------------------------------------------------
 
 
-def _twin(cls: type) -> type:
+def _mutable_twin(cls: type) -> type:
     """A plain class with ``cls``'s slots and bases. Objects are filled as twins, with ordinary
     attribute stores, then made ``cls`` by assigning their ``__class__`` (the layouts match): a
     frozen dataclass refuses stores, and setting its slots through their descriptors instead
@@ -248,7 +248,12 @@ def factory(
     then finish with ``obj.__class__ = cls``.
     """
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    namespace: dict[str, Any] = {**(using or {}), "_new": _new, "_twin": _twin(cls), "_cls": cls}
+    namespace: dict[str, Any] = {
+        **(using or {}),
+        "_new": _new,
+        "_twin": _mutable_twin(cls),
+        "_cls": cls,
+    }
     groups = getattr(cls, "_GROUPS", {})
     lazy = {} if whole else groups
     stores: list[str] = []

@@ -341,12 +341,14 @@ def _selectors(
                 param="node_runner_selectors",
             )
         if owner is not None and owner.user_id:
-            selector = _owned(selector, owner.user_id)
+            selector = _with_owner(selector, owner.user_id)
         selectors[key] = selector
     return selectors
 
 
-def _owned(selector: resources_pb2.RunnerSelector, user_id: str) -> resources_pb2.RunnerSelector:
+def _with_owner(
+    selector: resources_pb2.RunnerSelector, user_id: str
+) -> resources_pb2.RunnerSelector:
     """``selector``, with ``user_id`` where its deployment or compute cluster names no owner."""
     owned: Callable[[resources_pb2.RunnerSelector], Any]
     cluster = selector.nodepool.compute_cluster

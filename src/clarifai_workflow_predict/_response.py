@@ -18,18 +18,22 @@ from .errors import FAILURE, MIXED_STATUS, SUCCESS, ApiError, ClarifaiError
 from .models import WorkflowResult
 from .prediction import WorkflowPrediction, assemble
 
-__all__ = ["Fetched", "Outcome", "failed_results", "outcome", "prediction", "rpc_failed"]
+__all__ = [
+    "RequestOutcome",
+    "ChunkOutcome",
+    "failed_results",
+    "outcome",
+    "prediction",
+]
 
-Outcome = Union[tuple[Response, list[WorkflowResult]], ClarifaiError]
+ChunkOutcome = Union[tuple[Response, list[WorkflowResult]], ClarifaiError]
 #: What sending one request gave: its response, or the error it failed with.
-Fetched = Union[Response, ClarifaiError]
+RequestOutcome = Union[Response, ClarifaiError]
 
 _DESCRIPTIONS = {SUCCESS: "Ok", MIXED_STATUS: "Mixed Success", FAILURE: "Failure"}
-# How a failed request's inputs say the RPC itself failed: ``details`` starts with this.
-_RPC_PREFIX = "gRPC "
 
 
-def outcome(plan: Plan, chunk: int, fetched: Fetched) -> Outcome:
+def outcome(plan: Plan, chunk: int, fetched: RequestOutcome) -> ChunkOutcome:
     """Check and convert what request ``chunk`` of ``plan`` fetched (a failure passes through)."""
     if isinstance(fetched, ClarifaiError):
         return fetched
@@ -58,7 +62,7 @@ def outcome(plan: Plan, chunk: int, fetched: Fetched) -> Outcome:
     return response, models.results(messages)
 
 
-def prediction(plan: Plan, outcomes: list[Outcome]) -> WorkflowPrediction:
+def prediction(plan: Plan, outcomes: list[ChunkOutcome]) -> WorkflowPrediction:
     """The prediction for ``plan`` from its chunks' outcomes; raises if every chunk failed."""
     if len(outcomes) == 1:
         only = outcomes[0]
@@ -116,15 +120,8 @@ def failure_status(error: ClarifaiError) -> status_pb2.Status:
     return status_pb2.Status(
         code=FAILURE,
         description="the request for these inputs failed",
-        details=f"{_RPC_PREFIX}{code.name}: {details}" if code is not None else str(error),
+        details=f"gRPC {code.name}: {details}" if code is not None else str(error),
     )
-
-
-def rpc_failed(result: WorkflowResult) -> bool:
-    """Whether a failed result stands for a request that never reached the API (an RPC failure
-    such as an unreachable target), as ``failure_status`` marks it."""
-    status = result.status
-    return status.code == FAILURE and status.details.startswith(_RPC_PREFIX)
 
 
 def failed_results(inputs: list[Any], error: ClarifaiError) -> list[WorkflowResult]:

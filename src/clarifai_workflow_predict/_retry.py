@@ -41,7 +41,7 @@ from .errors import (
     from_status,
 )
 
-__all__ = ["Answer", "Attempts", "Deadline", "DEPLOYING_POLL", "RetryPolicy", "accepted"]
+__all__ = ["AttemptOutcome", "Attempts", "Deadline", "DEPLOYING_POLL", "RetryPolicy", "accepted"]
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ def _random() -> float:
 
 
 #: What one attempt gave: the response, or the typed error of a failed RPC.
-Answer = Union[Any, ClarifaiError]
+AttemptOutcome = Union[Any, ClarifaiError]
 
 
 class Attempts:
@@ -233,7 +233,7 @@ class Attempts:
         self._rand = rand
         self._generation = 0
         self.attempt = 0
-        self._answer: Answer | None = None
+        self._answer: AttemptOutcome | None = None
         # The last answer saying a model is deploying, and the status that says so.
         self._deploying: tuple[Any, Any] | None = None
         self._stopped = ""  # why no further attempt could start, when that ended the request
@@ -272,7 +272,7 @@ class Attempts:
         remaining = max(remaining, 0.001)
         return remaining if cap is None else min(cap, remaining)
 
-    def retry_delay(self, answer: Answer) -> float | None:
+    def retry_delay(self, answer: AttemptOutcome) -> float | None:
         """Seconds to sleep before the next attempt, or ``None`` when ``answer`` is final.
 
         ``answer`` is the attempt's response, or the ``ClarifaiError`` its RPC failed with.
@@ -304,7 +304,7 @@ class Attempts:
             return None
         return self._delay(answer, None, THROTTLED_BACKOFF if throttled else 0.0)
 
-    def final(self, *, raw: bool = False) -> Answer:
+    def final(self, *, raw: bool = False) -> AttemptOutcome:
         """The request's outcome, with ``attempts`` set on an error: the last response, or the
         error to raise. A response with a failing status becomes its typed error unless ``raw``
         (``predict_request`` returns responses unchanged). When the deadline ended the request
@@ -332,7 +332,7 @@ class Attempts:
             answer.attempts = self.attempt
         return answer
 
-    def _delay(self, answer: Answer, cap: float | None, start: float = 0.0) -> float | None:
+    def _delay(self, answer: AttemptOutcome, cap: float | None, start: float = 0.0) -> float | None:
         delay = self._policy.backoff(self.attempt, (self._rand or _random)(), cap, start)
         remaining = self._deadline.remaining()
         if remaining is not None and delay >= remaining:
@@ -348,7 +348,7 @@ class Attempts:
             _tracing.event(self._span, "retry", attempt=self.attempt, delay_s=delay, reason=reason)
         return delay
 
-    def _traced(self, answer: Answer) -> None:
+    def _traced(self, answer: AttemptOutcome) -> None:
         """End the attempt's span with what it gave."""
         span, self._attempt_span = self._attempt_span, None
         if isinstance(answer, ClarifaiError):
@@ -386,16 +386,16 @@ def _throttled_rpc(error: ClarifaiError) -> bool:
 
 
 def _too_large(error: ClarifaiError) -> bool:
-    return "larger than max" in getattr(error, "details", "")
+    return getattr(error, "too_large", False) is True
 
 
-def _describe(answer: Answer) -> str:
+def _describe(answer: AttemptOutcome) -> str:
     if isinstance(answer, ClarifaiError):
         return str(answer)
     return str(from_status(answer.status))
 
 
-def _error_of(answer: Answer) -> ClarifaiError | None:
+def _error_of(answer: AttemptOutcome) -> ClarifaiError | None:
     if answer is None or isinstance(answer, ClarifaiError):
         return answer
     return None if accepted(answer) else from_status(answer.status)

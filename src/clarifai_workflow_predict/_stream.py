@@ -106,7 +106,9 @@ class Stream:
                 self._sent[key] = number
         return keys
 
-    def results(self, chunk: Chunk, fetched: _response.Fetched | None) -> list[WorkflowResult]:
+    def results(
+        self, chunk: Chunk, fetched: _response.RequestOutcome | None
+    ) -> list[WorkflowResult]:
         """The chunk's results in input order: answers, failed results for a failed request,
         failed results for values that were not inputs, and copies for duplicates. Raises when
         the request failed for a reason every later request would share (authentication,

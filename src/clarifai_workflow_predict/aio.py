@@ -36,7 +36,7 @@ from .errors import ClarifaiError, from_rpc_error
 if TYPE_CHECKING:
     from ._bulk import BulkSummary, Job
     from ._channel import AsyncMethod
-    from ._response import Fetched, Outcome
+    from ._response import ChunkOutcome, RequestOutcome
     from ._stream import Chunk, Stream
     from .models import WorkflowResult
     from .prediction import WorkflowPrediction
@@ -161,7 +161,7 @@ class AsyncWorkflowClient(BaseClient):
                 prediction = results.prediction(plan, [results.outcome(plan, 0, fetched)])
             else:
 
-                async def chunk(k: int) -> Outcome:
+                async def chunk(k: int) -> ChunkOutcome:
                     async with semaphore:  # held while sending only: conversion never blocks one
                         fetched = await self._send(
                             method, plan.requests[k], deadline, call, scope.span
@@ -353,7 +353,7 @@ class AsyncWorkflowClient(BaseClient):
         self, stream: Stream, timeout: float | None, call: Call
     ) -> AsyncGenerator[WorkflowResult, None]:
         method, _ = self._conn.bind_loop()
-        window: deque[tuple[Chunk, asyncio.Future[Fetched] | None, _tracing.Scope | None]]
+        window: deque[tuple[Chunk, asyncio.Future[RequestOutcome] | None, _tracing.Scope | None]]
         window = deque()
 
         async def oldest() -> list[WorkflowResult]:
@@ -396,7 +396,7 @@ class AsyncWorkflowClient(BaseClient):
         span: Any = None,
         *,
         raw: bool = False,
-    ) -> Fetched:
+    ) -> RequestOutcome:
         """One request with its retries: the response, or the error it failed with."""
         attempts = self._attempts(deadline, call, span)
         sending = call.sending

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ._bulk import BulkSummary, Job
     from ._channel import SyncMethod
     from ._request import Plan
-    from ._response import Fetched, Outcome
+    from ._response import ChunkOutcome, RequestOutcome
     from ._stream import Chunk, Stream
     from .models import WorkflowResult
     from .prediction import WorkflowPrediction
@@ -394,7 +394,7 @@ class WorkflowClient(BaseClient):
         *,
         raw: bool = False,
         method: Any = None,
-    ) -> Fetched:
+    ) -> RequestOutcome:
         """One request with its retries (through ``method``, else the client's): the response,
         or the error it failed with. Sleeps end when the client closes."""
         attempts = self._attempts(deadline, call, span)
@@ -432,7 +432,7 @@ class WorkflowClient(BaseClient):
         pool = self._conn.chunk_pool()
         method = self._conn.method
         flight = _InFlight(method) if callable(getattr(method, "future", None)) else None
-        window: deque[tuple[Chunk, Future[Fetched] | None, Deadline, _tracing.Scope | None]]
+        window: deque[tuple[Chunk, Future[RequestOutcome] | None, Deadline, _tracing.Scope | None]]
         window = deque()
 
         def oldest() -> list[WorkflowResult]:
@@ -470,7 +470,7 @@ class WorkflowClient(BaseClient):
 
     def _chunks(
         self, plan: Plan, deadline: Deadline, call: Call, scope: _tracing.Scope
-    ) -> list[Outcome]:
+    ) -> list[ChunkOutcome]:
         # Pool threads only send; this thread converts each response as it arrives, in input
         # order, so converting never holds up sending the next request.
         pool = self._conn.chunk_pool()
@@ -497,8 +497,8 @@ _GRACE = 1.0
 
 
 def _wait(
-    future: Future[Fetched], deadline: Deadline, stop: threading.Event | None = None
-) -> Fetched:
+    future: Future[RequestOutcome], deadline: Deadline, stop: threading.Event | None = None
+) -> RequestOutcome:
     """What ``future`` fetched, within the deadline (and a grace); with ``stop``, the wait looks
     at it every ``_STOP_CHECK`` seconds and raises ``KeyboardInterrupt`` once it is set: here,
     in this library's code, never inside gRPC's."""

@@ -165,8 +165,12 @@ class TransportError(ClarifaiError):
     """The RPC failed below the API: connection, TLS, deadline, server crash.
 
     ``grpc_code`` is a ``grpc.StatusCode``; ``details`` the text gRPC gave with it; ``req_id``
-    the request id the server sent back, if it sent one.
+    the request id the server sent back, if it sent one; ``too_large`` whether a message was
+    over gRPC's size limit (``RESOURCE_EXHAUSTED`` then says so, not a throttle: resending it
+    meets the same limit).
     """
+
+    too_large = False
 
     def __init__(self, grpc_code: grpc.StatusCode, details: str = "", req_id: str = "") -> None:
         self.grpc_code = grpc_code
@@ -281,6 +285,10 @@ def from_rpc_error(exc: grpc.RpcError) -> ClarifaiError:
         error = PermissionDeniedError(FAILURE, details, f"gRPC {code.name}", req_id, grpc_code=code)
     else:
         error = TransportError(code, details, req_id)
+        # gRPC reports a message over its size limit as RESOURCE_EXHAUSTED, in words only.
+        error.too_large = (
+            code is grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in details
+        )
     error.__cause__ = exc
     return error
 

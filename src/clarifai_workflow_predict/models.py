@@ -551,7 +551,7 @@ def _parts(messages: Any) -> tuple[Part, ...]:
     return tuple(map(_part, messages))
 
 
-def _same(value: Any) -> Any:
+def _as_is(value: Any) -> Any:
     return value
 
 
@@ -572,11 +572,11 @@ FROM_DATA: dict[str, Callable[[Any], Any]] = {
     "time_segments": _segments,
     "tracks": _tracks,
     "metadata": _struct,
-    "int_value": _same,
-    "float_value": _same,
-    "bool_value": _same,
-    "string_value": _same,
-    "bytes_value": _same,
+    "int_value": _as_is,
+    "float_value": _as_is,
+    "bool_value": _as_is,
+    "string_value": _as_is,
+    "bytes_value": _as_is,
     "struct_value": _struct,
     "parts": _parts,
     "ndarray": _ndarray,

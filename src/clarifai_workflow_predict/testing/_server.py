@@ -19,14 +19,15 @@ from clarifai_grpc.grpc.api.service_pb2 import PostWorkflowResultsRequest as _Re
 from clarifai_grpc.grpc.api.service_pb2 import PostWorkflowResultsResponse as _Response
 from clarifai_grpc.grpc.api.status import status_code_pb2
 
+from .._channel import MAX_SEND_BYTES
 from .._ratelimit import TokenBucket
 from . import _emulate
 from ._fixtures import load_workflows
 
 __all__ = ["LocalWorkflowServer"]
 
-#: Largest message the emulator takes, as the API: a request of up to 128 MiB, plus framing.
-MAX_MESSAGE_BYTES = 129 * 1024 * 1024
+#: Largest message the emulator takes, as the API: a request of its size limit, plus framing.
+MAX_MESSAGE_BYTES = MAX_SEND_BYTES
 _SERVER_OPTIONS = (
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_send_message_length", 2 * MAX_MESSAGE_BYTES),
