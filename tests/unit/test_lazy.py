@@ -111,6 +111,27 @@ def test_field_by_field_equals_a_full_conversion_in_any_order() -> None:
         assert repr(lazily) == repr(converted)
 
 
+def test_a_field_its_message_cannot_give_is_an_api_error_naming_it() -> None:
+    from clarifai_grpc.grpc.api import resources_pb2
+
+    from clarifai_workflow_predict import ApiError
+
+    # Messages of other types stand for ones too damaged to read. A Concept has no outputs:
+    (result,) = models.results([resources_pb2.Concept(id="c")])
+    for _ in range(2):  # a failed read converts nothing and keeps nothing: it fails again
+        with pytest.raises(ApiError, match=r"cannot read WorkflowResult\.outputs") as caught:
+            getattr(result, "outputs")  # noqa: B009 - the read is the test
+        assert isinstance(caught.value.__cause__, AttributeError)
+    with pytest.raises(ApiError, match=r"cannot read WorkflowResult\.outputs"):
+        models.load(result)
+    # A MultiOutputResponse has outputs but no id: a full read fails on the head it cannot give.
+    message = service_pb2.MultiOutputResponse(outputs=[resources_pb2.Output(id="o")])
+    (result,) = models.results([message])
+    assert result.outputs[0].id == "o"
+    with pytest.raises(ApiError, match=r"cannot read WorkflowResult\.id"):
+        models.load(result)
+
+
 def test_load_keeps_what_was_read_and_converts_the_rest() -> None:
     prediction = fresh()
     concepts = prediction.results[3].outputs[0].concepts
