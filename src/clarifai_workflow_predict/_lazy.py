@@ -1,13 +1,18 @@
 """Results that keep the message they came from: fields converted on first read, fast
 constructors, pickling, and a window without garbage collections for full reads.
 
-A class that derives from ``FromRaw`` (and is a frozen, slotted dataclass with a ``raw`` field)
-may leave some of its slots unset when the converter makes it. Reading an unset slot raises
-``AttributeError`` inside CPython, which then calls ``__getattr__``: that converts the field (and
-the others of its ``Group``) from ``raw``, stores them in their slots, and returns it. Every later
-read is a plain slot read, the cheapest attribute read Python has; the cost of laziness is paid
-once per group, on first read. Conversion is idempotent, so threads that race to the first read
-each convert and store equal values: no lock is needed.
+A class that derives from ``FromRaw`` (a frozen, slotted dataclass with a ``raw`` field) and has
+lazy fields (``install``) gets a twin, its *unconverted* class: a subclass that adds no slots, has
+the same name, and defines ``__getattr__``. An object with fields not converted yet is of that
+twin. Reading an unset slot raises ``AttributeError`` inside CPython, which then calls
+``__getattr__``: that converts the field (and the others of its ``Group``) from ``raw``, stores
+them in their slots, and returns it; later reads of it are slot reads. When the last group is
+converted the object becomes the public class itself, whose attribute reads are plain slot reads,
+the cheapest Python has (CPython 3.11 specializes those only for classes without
+``__getattr__``: a hook costs every read of the class about twice as much). The twin keeps
+``==``, ``hash``, ``repr`` and ``dataclasses.replace`` as the public class has them; ``type()``
+is the one place it shows. Conversion is idempotent, so threads that race to the first read each
+convert and store equal values: no lock is needed.
 
 ``_loaded`` (a slot of ``FromRaw``, not a field) holds one bit per group already converted, so
 ``load`` can convert what is left of a whole tree without probing slots; it is unset on objects
@@ -54,7 +59,8 @@ class Group:
 
 
 class FromRaw:
-    """Base of the result classes that keep ``raw``: lazy fields, copying and pickling."""
+    """Base of the result classes that keep ``raw``: copying and pickling, and lazy fields
+    through the unconverted twin ``install`` makes."""
 
     __slots__ = ("_loaded",)
 
@@ -62,20 +68,9 @@ class FromRaw:
     _GROUPS: ClassVar[dict[str, Group]] = {}
     #: Every group's bit, or-ed.
     _ALL: ClassVar[int] = 0
-
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for a slot not set yet (or an attribute that does not exist).
-        group = type(self)._GROUPS.get(name)
-        if group is None:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        try:
-            group.fill(self, self.raw)  # type: ignore[attr-defined]
-        except ClarifaiError:
-            raise
-        except Exception as exc:  # a damaged message: say so in the library's terms
-            raise damaged(self, name, exc) from exc
-        _LOADED(self, self._loaded | group.bit)
-        return object.__getattribute__(self, name)
+    #: The public class (itself, or the class an unconverted twin stands for) and its twin.
+    _PUBLIC: ClassVar[type]
+    _UNCONVERTED: ClassVar[type]
 
     def __copy__(self) -> Any:
         twin: Any = _new(type(self))
@@ -85,14 +80,60 @@ class FromRaw:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # ``raw`` travels as bytes: clarifai-grpc's message classes name a module that cannot
-        # be imported, so pickle cannot find them by reference. Unread groups stay unread.
+        # be imported, so pickle cannot find them by reference. Unread groups stay unread. The
+        # public class travels (pickle finds it by name; the twin has the same name).
         state = {
             name: _freeze(value) if name == "raw" else value for name, value in _set_slots(self)
         }
-        return (_rebuild, (type(self), state))
+        return (_rebuild, (getattr(type(self), "_PUBLIC", type(self)), state))
+
+
+def _first_read(self: Any, name: str) -> Any:
+    """The unconverted twin's ``__getattr__``: only reached for a slot not set yet (or an
+    attribute that does not exist)."""
+    group = self._GROUPS.get(name)
+    if group is None:
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    try:
+        group.fill(self, self.raw)
+    except ClarifaiError:
+        raise
+    except Exception as exc:  # a damaged message: say so in the library's terms
+        raise damaged(self, name, exc) from exc
+    mark_loaded(self, group.bit)
+    return object.__getattribute__(self, name)
+
+
+def _unconverted_twin(cls: type) -> type:
+    """``cls``'s unconverted twin (see the module's docstring)."""
+    names = [f.name for f in fields(cls) if f.compare]  # type: ignore[arg-type]
+
+    def __eq__(self: Any, other: Any) -> Any:  # noqa: N807 - the dataclass's, across the twins
+        if not isinstance(other, cls):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in names)
+
+    def __new__(twin: type, *args: Any, **kwargs: Any) -> Any:  # noqa: N807
+        # ``dataclasses.replace`` calls ``type(obj)(...)``: make the public class.
+        return cls(*args, **kwargs)
+
+    return type(
+        cls.__name__,
+        (cls,),
+        {
+            "__slots__": (),
+            "__qualname__": cls.__qualname__,
+            "__module__": cls.__module__,
+            "__getattr__": _first_read,
+            "__eq__": __eq__,
+            "__hash__": cls.__hash__,
+            "__new__": __new__,
+        },
+    )
 
 
 _LOADED = FromRaw._loaded.__set__  # type: ignore[attr-defined]
+_SET_CLASS = object.__setattr__  # past the frozen dataclass's ``__setattr__``
 
 
 def _slot_names(cls: type) -> tuple[str, ...]:
@@ -116,7 +157,8 @@ def _set_slots(obj: Any) -> Iterator[tuple[str, Any]]:
 
 
 def _rebuild(cls: type, state: dict[str, Any]) -> Any:
-    obj: Any = _new(cls)
+    unconverted = state.get("_loaded", cls._ALL) != cls._ALL  # type: ignore[attr-defined]
+    obj: Any = _new(cls._UNCONVERTED if unconverted else cls)  # type: ignore[attr-defined]
     for name, value in state.items():
         object.__setattr__(obj, name, _thaw(value) if name == "raw" else value)
     return obj
@@ -155,7 +197,8 @@ def _thaw(value: Any) -> Any:
 
 
 def install(cls: type, groups: list[Group]) -> None:
-    """Make ``cls``'s fields in ``groups`` lazy: each group gets its bit, each name its group."""
+    """Make ``cls``'s fields in ``groups`` lazy: each group gets its bit, each name its group,
+    and ``cls`` its unconverted twin (``cls._UNCONVERTED``)."""
     table: dict[str, Group] = {}
     for bit, group in enumerate(groups):
         group.bit = 1 << bit
@@ -163,6 +206,8 @@ def install(cls: type, groups: list[Group]) -> None:
             table[name] = group
     cls._GROUPS = table  # type: ignore[attr-defined]
     cls._ALL = (1 << len(groups)) - 1  # type: ignore[attr-defined]
+    cls._PUBLIC = cls  # type: ignore[attr-defined]
+    cls._UNCONVERTED = _unconverted_twin(cls)  # type: ignore[attr-defined]
 
 
 def loaded(obj: Any) -> int | None:
@@ -175,8 +220,12 @@ def loaded(obj: Any) -> int | None:
 
 
 def mark_loaded(obj: Any, bits: int) -> None:
-    """Record that the groups in ``bits`` of ``obj`` are converted."""
-    _LOADED(obj, obj._loaded | bits)
+    """Record that the groups in ``bits`` of ``obj`` are converted; once all are, ``obj``
+    becomes its public class."""
+    done = obj._loaded | bits
+    _LOADED(obj, done)
+    if done == obj._ALL:
+        _SET_CLASS(obj, "__class__", obj._PUBLIC)
 
 
 def load_groups(obj: Any, only: int = -1) -> None:
@@ -202,7 +251,7 @@ def _fill(obj: Any, group: Group, raw: Any) -> None:
         raise
     except Exception as exc:  # a damaged message: say so in the library's terms
         raise damaged(obj, group.names[0], exc) from exc
-    _LOADED(obj, obj._loaded | group.bit)
+    mark_loaded(obj, group.bit)
 
 
 def damaged(obj: Any, name: str, exc: Exception) -> ApiError:
@@ -256,6 +305,8 @@ def factory(
     }
     groups = getattr(cls, "_GROUPS", {})
     lazy = {} if whole else groups
+    if lazy and reads is not None:  # fields left for their first read: start unconverted
+        namespace["_cls"] = cls._UNCONVERTED  # type: ignore[attr-defined]
     stores: list[str] = []
     if reads is None:
         params = ", ".join(names)  # every field, in order

@@ -1028,6 +1028,9 @@ _FIELD_NAMES = {
     for cls in map(globals().get, __all__)
     if is_dataclass(cls)
 }
+_FIELD_NAMES.update(
+    {cls._UNCONVERTED: _FIELD_NAMES[cls] for cls in (ModelOutput, WorkflowResult)}  # type: ignore[attr-defined]
+)
 
 
 def as_json(obj: Any) -> Any:

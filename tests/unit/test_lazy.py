@@ -172,9 +172,26 @@ def test_dataclass_protocols_behave_as_if_eager() -> None:
             pytest.fail("match did not read the lazy fields")
     with pytest.raises(dataclasses.FrozenInstanceError):
         fresh().results[0].outputs = ()  # type: ignore[misc]
-    assert (
-        type(lazy.results[0].outputs) is tuple and type(lazy.results[0].outputs[0]) is ModelOutput
-    )
+    assert type(lazy.results[0].outputs) is tuple
+
+
+def test_a_whole_object_is_its_public_class_whose_reads_are_plain_slot_reads() -> None:
+    # While fields are unread an object is of its class's unconverted twin (a subclass with the
+    # same name and a __getattr__); once the last is converted, it is the class itself, which
+    # has no __getattr__, so CPython reads its fields as plain slots.
+    result = fresh().results[0]
+    output = result.outputs[0]
+    assert isinstance(output, ModelOutput) and type(output).__name__ == "ModelOutput"
+    assert type(output) is not ModelOutput and type(result) is not WorkflowResult
+    assert output == whole().results[0].outputs[0]  # reads every field
+    assert type(output) is ModelOutput and type(result) is not WorkflowResult
+    result.id  # noqa: B018 - the head, the last group unread
+    assert type(result) is WorkflowResult
+    converted = whole()
+    assert all(type(o) is ModelOutput for r in converted.results for o in r.outputs)
+    assert all(type(r) is WorkflowResult for r in converted.results)
+    for cls in (ModelOutput, WorkflowResult, WorkflowPrediction, Status):
+        assert not hasattr(cls, "__getattr__"), cls
 
 
 def test_objects_made_by_init_are_whole_and_unaffected() -> None:
