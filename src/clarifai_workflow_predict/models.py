@@ -766,6 +766,19 @@ def _output_head(
     set_cached(o, m.cached_tokens)
 
 
+# ``Data`` field descriptor to the indexes of the kinds it feeds (``parts`` feeds two: a
+# model-runner's ``text`` is in its ``return`` part).
+_KINDS_OF: dict[Any, tuple[int, ...]] = {
+    descriptor: tuple(i for i, kind in enumerate(KINDS) if descriptor.name in kind.sources)
+    for descriptor in resources_pb2.Data.DESCRIPTOR.fields
+}
+#: The kinds services read most, each converted on its own first read. The others, rare (an
+#: output seldom has any of them) are converted together on the first read of any: one look at
+#: which the output has (``ListFields``) instead of a first read each, which costs more than
+#: giving an absent kind its empty value.
+_OWN_GROUP = ("concepts", "regions", "embeddings", "text")
+
+
 def _kind_group(kind: Kind) -> Group:
     (store,) = _setters(ModelOutput, (kind.name,))
     read = kind.read
@@ -776,17 +789,32 @@ def _kind_group(kind: Kind) -> Group:
     return Group((kind.name,), fill)
 
 
-_KIND_GROUPS = [_kind_group(kind) for kind in KINDS]
+def _rare_kinds_group(kinds: list[tuple[int, Kind]]) -> Group:
+    members = [
+        (index, store, kind)
+        for (index, kind), store in zip(
+            kinds, _setters(ModelOutput, (k.name for _, k in kinds)), strict=True
+        )
+    ]
+
+    def fill(o: Any, m: Any, *, _kinds_of: Any = _KINDS_OF) -> None:
+        data = m.data
+        present = {i for data_field, _ in data.ListFields() for i in _kinds_of[data_field]}
+        for index, store, kind in members:
+            store(o, kind.read(data) if index in present else kind.empty())
+
+    return Group(tuple(kind.name for _, kind in kinds), fill)
+
+
+_KIND_GROUPS = [_kind_group(kind) for kind in KINDS if kind.name in _OWN_GROUP]
+_KIND_GROUPS.append(
+    _rare_kinds_group([(i, kind) for i, kind in enumerate(KINDS) if kind.name not in _OWN_GROUP])
+)
 install(ModelOutput, [Group(_OUTPUT_HEAD, _output_head), *_KIND_GROUPS])
-for _kind, _group in zip(KINDS, _KIND_GROUPS, strict=True):
-    _kind.bit = _group.bit
-_KIND_BITS = sum(kind.bit for kind in KINDS)
-# ``Data`` field descriptor to the indexes of the kinds it feeds (``parts`` feeds two: a
-# model-runner's ``text`` is in its ``return`` part).
-_KINDS_OF: dict[Any, tuple[int, ...]] = {
-    descriptor: tuple(i for i, kind in enumerate(KINDS) if descriptor.name in kind.sources)
-    for descriptor in resources_pb2.Data.DESCRIPTOR.fields
-}
+_KIND_BITS = 0
+for _kind in KINDS:
+    _kind.bit = ModelOutput._GROUPS[_kind.name].bit  # type: ignore[attr-defined]
+    _KIND_BITS |= _kind.bit
 _KIND_SET = _setters(ModelOutput, (kind.name for kind in KINDS))
 _new_output = factory(ModelOutput, {"raw": "m"})
 _start_whole_output = factory(

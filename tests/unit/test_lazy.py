@@ -94,6 +94,15 @@ def test_reading_one_kind_converts_that_kind_alone() -> None:
     assert output.concepts is output.concepts
 
 
+def test_the_rare_kinds_are_converted_together_and_the_common_ones_alone() -> None:
+    output = fresh().results[0].outputs[0]  # a classifier's: concepts, none of the rare kinds
+    assert output.frames == ()
+    rare = [kind.name for kind in models.KINDS if kind.name not in models._OWN_GROUP]
+    assert len(rare) > 10 and all(is_set(output, name) for name in rare)
+    assert not any(is_set(output, name) for name in models._OWN_GROUP)
+    assert output.metadata == {} and output.metadata is not fresh().results[0].outputs[0].metadata
+
+
 def test_a_head_is_converted_as_one_group() -> None:
     output = fresh().results[0].outputs[1]
     assert output.model_id == "general-image-embedding"
