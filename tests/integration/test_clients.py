@@ -81,7 +81,8 @@ def test_70_inputs_go_in_3_concurrent_requests_and_come_back_in_order(harness: H
 def test_max_concurrency_bounds_requests_in_flight(harness: Harness) -> None:
     with (
         FakeServer(slow_echo(0.05)) as server,
-        client_for(harness, server, max_concurrency=2, batch_size=5) as client,
+        # No pacing: a new client's slow start would hold the chunks back before the bound.
+        client_for(harness, server, max_concurrency=2, batch_size=5, rate_limit=None) as client,
     ):
         prediction = client.predict("General", URLS[:40])
     assert server.calls == 8 and server.in_flight_max == 2
@@ -195,7 +196,8 @@ def test_deadline_bounds_retries(harness: Harness) -> None:
     policy = RetryPolicy(max_attempts=1000, initial_backoff=0.05, max_backoff=0.05, jitter=0)
     with (
         FakeServer(grpc_failures(10_000)) as server,
-        client_for(harness, server, retry=policy) as client,
+        # No pacing: the slow start's 2 requests/s would space the retries, not the deadline.
+        client_for(harness, server, retry=policy, rate_limit=None) as client,
     ):
         started = time.monotonic()
         with pytest.raises(TransportError):
