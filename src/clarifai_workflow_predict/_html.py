@@ -20,6 +20,7 @@ from ._present import (
     region_label,
     tokens,
     top_concept,
+    used,
 )
 
 if TYPE_CHECKING:
@@ -127,8 +128,11 @@ def _prediction(prediction: Predicted, number: int) -> str:
         + ("s" if count != 1 else "")
         + (f" · {failed} failed" if failed else " · all succeeded")
     )
+    spent = f'<p class="tokens">Used: {escape(used(prediction.usage))}</p>'
     articles = "\n".join(_input(f"{number}-{i}", i, r) for i, r in enumerate(prediction.results))
-    return f'<section class="prediction"><h2 class="meta">{meta}</h2>\n{articles}\n</section>'
+    return (
+        f'<section class="prediction"><h2 class="meta">{meta}</h2>\n{spent}\n{articles}\n</section>'
+    )
 
 
 def _badge(status: Status) -> str:

@@ -18,6 +18,7 @@ from .models import (
     ModelOutput,
     Region,
     Status,
+    Usage,
     WorkflowResult,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "media_summary",
     "mime_type",
     "tokens",
+    "used",
     "short",
 ]
 
@@ -44,6 +46,9 @@ class Predicted(Protocol):
 
     @property
     def results(self) -> tuple[WorkflowResult, ...]: ...
+
+    @property
+    def usage(self) -> Usage: ...
 
 
 def json_text(data: Any) -> str:
@@ -138,15 +143,27 @@ def media_summary(media: Media) -> str:
     return media.url or "(empty)"
 
 
-def tokens(output: ModelOutput) -> str:
+def tokens(counted: ModelOutput | Usage) -> str:
     """``prompt 12, completion 30, cached 4 tokens``, or ``""`` when there are none."""
     counts = (
-        ("prompt", output.prompt_tokens),
-        ("completion", output.completion_tokens),
-        ("cached", output.cached_tokens),
+        ("prompt", counted.prompt_tokens),
+        ("completion", counted.completion_tokens),
+        ("cached", counted.cached_tokens),
     )
     shown = [f"{name} {count:,}" for name, count in counts if count]
     return f"{', '.join(shown)} tokens" if shown else ""
+
+
+def used(usage: Usage) -> str:
+    """``6 operations (general-image-recognition 3, general-image-embedding 3); prompt 12
+    tokens, an estimate``: what a prediction used, as ``Usage`` counts it."""
+    by_model = ", ".join(f"{model_id} {count:,}" for model_id, count in usage.by_model.items())
+    spent = [f"{usage.operations:,} operation{'s' if usage.operations != 1 else ''}"]
+    if by_model:
+        spent[0] += f" ({by_model})"
+    if counted := tokens(usage):
+        spent.append(counted)
+    return "; ".join(spent) + ", an estimate"
 
 
 def short(text: str, limit: int = 60) -> str:

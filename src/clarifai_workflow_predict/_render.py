@@ -10,6 +10,7 @@ from ._present import (
     Predicted,
     describe_status,
     tokens,
+    used,
 )
 from .models import ModelOutput, WorkflowResult, load
 
@@ -17,7 +18,8 @@ __all__ = ["table"]
 
 
 def table(prediction: Predicted, labels: Sequence[str] | None = None) -> str:
-    """One block per input: a header naming it, then a row per prediction of each model.
+    """One block per input: a header naming it, then a row per prediction of each model; and
+    a last line with what the call used (``Usage``).
 
     ``labels[i]`` names ``inputs[i]`` (its URL, file or text); by default, its input id.
     """
@@ -28,6 +30,7 @@ def table(prediction: Predicted, labels: Sequence[str] | None = None) -> str:
         _block(i, label, result)
         for i, (label, result) in enumerate(zip(labels, prediction.results, strict=True))
     ]
+    blocks.append(f"used: {used(prediction.usage)}")
     return "\n\n".join(blocks)
 
 

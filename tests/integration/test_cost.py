@@ -63,6 +63,26 @@ def test_usage_counts_each_output_that_succeeded_frames_for_video_and_tokens(
     assert llm.usage.prompt_tokens > 0 and llm.to_dict()["usage"]["operations"] == 2
 
 
+def test_the_table_json_and_html_show_what_a_prediction_used(server: Any) -> None:
+    from clarifai_workflow_predict import WorkflowClient, views
+
+    with WorkflowClient(PAT, target=server.target, insecure=True) as c:
+        llm = c.predict("LLM", Input.from_text("Describe a station."))
+    spent = llm.usage
+    tokens = f"prompt {spent.prompt_tokens:,}, completion {spent.completion_tokens:,}"
+    line = f"used: 1 operation (llm-chat 1); {tokens}"
+    assert views.table(llm).splitlines()[-1].startswith(line)
+    assert views.table(llm).endswith(", an estimate")
+    assert f"Used: 1 operation (llm-chat 1); {tokens}" in views.html(llm)
+    assert json.loads(views.json_text(llm.to_dict()))["usage"] == {
+        "operations": 1,
+        "prompt_tokens": spent.prompt_tokens,
+        "completion_tokens": spent.completion_tokens,
+        "cached_tokens": spent.cached_tokens,
+        "by_model": {"llm-chat": 1},
+    }
+
+
 def test_dedupe_sends_each_distinct_input_once_and_every_input_keeps_its_place(
     harness: Harness, server: Any
 ) -> None:
