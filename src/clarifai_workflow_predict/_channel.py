@@ -128,10 +128,20 @@ def resolve_target(target: str | None) -> str:
     if target.startswith(("unix:", "dns:", "ipv4:", "ipv6:")):
         return target
     if target.startswith("["):  # [v6]:port or [v6]
-        return target if "]:" in target else target + ":443"
+        return _with_port(target, target.partition("]:")[2]) if "]:" in target else target + ":443"
     if target.count(":") > 1:  # a bare IPv6 address
         return f"[{target}]:443"
-    return target if ":" in target else target + ":443"
+    return _with_port(target, target.rpartition(":")[2]) if ":" in target else target + ":443"
+
+
+def _with_port(target: str, port: str) -> str:
+    """``target``, once its ``port`` is a port number (gRPC would only fail to connect)."""
+    if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        raise InputError(
+            f"target {target!r} has no valid port: {port!r} is not a number from 1 to 65535",
+            param="target",
+        )
+    return target
 
 
 def host_of(target: str) -> str:

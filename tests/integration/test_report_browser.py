@@ -186,7 +186,7 @@ def test_generated_media_and_colors_show(measured: dict) -> None:
 
 
 def test_entities_are_marked_in_the_text(report: Path, measured: dict) -> None:
-    from clarifai_workflow_predict.cli import DEMO_CALLS
+    from clarifai_workflow_predict.cli.demo import DEMO_CALLS
 
     (sentence,) = [s[1] for w, _, samples in DEMO_CALLS if w == "NER" for s in samples]
     words = {w.strip(".,") for w in sentence.split() if w[0].isupper()}

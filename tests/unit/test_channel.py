@@ -42,7 +42,21 @@ def test_the_target_falls_back_to_the_environment_then_the_api(
     assert resolve_target(None) == "api.clarifai.com:443"
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "https://api.clarifai.com", 42])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "   ",
+        "https://api.clarifai.com",
+        42,
+        "127.0.0.1:abc",
+        "localhost:",
+        "example.com:0",
+        "example.com:65536",
+        "[::1]:x",
+        "host:\u0661\u0662",  # Arabic-Indic digits: isdigit, but no port
+    ],
+)
 def test_bad_targets_are_input_errors(bad: object) -> None:
     with pytest.raises(InputError) as caught:
         resolve_target(bad)  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ from clarifai_grpc.grpc.api.service_pb2 import PostWorkflowResultsResponse as Re
 from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from .._samples import png, wav
+from .samples import png, wav
 
 __all__ = [
     "FAIL_HOST",

@@ -1,8 +1,16 @@
-"""Sample media, made here, so the demo, its report and the emulator need no network.
+"""Sample media made on the spot, for tests and demos that need pictures but no network.
 
-A tiny PNG writer and WAV writer (``zlib`` and ``struct``), and a few flat scenes: a train at a
-platform, a street, a sign. They are pictures to look at, not data: the emulator's predictions
-come from hashes (and its generated images, masks and speech are drawn with these writers).
+``IMAGES`` holds a few flat scenes as PNG bytes by file name (a train at a platform, a street, a
+sign); ``png`` and ``wav`` are tiny writers (``zlib`` and ``struct`` only). The pictures are to
+look at, not data: the emulator's predictions come from hashes, and it draws its generated
+images, masks and speech with these writers.
+
+::
+
+    from clarifai_workflow_predict import Input
+    from clarifai_workflow_predict.testing import IMAGES
+
+    prediction = client.predict("General", Input.from_bytes(IMAGES["station.png"]))
 """
 
 from __future__ import annotations
