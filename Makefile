@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # Two steps: the runtime alone (what `make demo` needs: the package and its three dependencies),
-# then the test, lint and Ray tools on top for everything else.
+# then the test, lint, Ray and benchmark tools on top for everything else (`make test` runs a
+# quick pass of every benchmark, the FastAPI service case included).
 RUNTIME := $(VENV)/.runtime
 DEV := $(VENV)/.dev
 
@@ -16,7 +17,7 @@ $(RUNTIME): pyproject.toml
 	touch $(RUNTIME)
 
 $(DEV): $(RUNTIME)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,ray]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,ray,bench]'
 	touch $(DEV)
 
 test: $(DEV)
@@ -42,9 +43,9 @@ demo: $(RUNTIME)
 bench: $(DEV)
 	GRPC_VERBOSITY=ERROR $(PY) bench/run.py
 
-# The same, with Clarifai's official SDK installed for reference rows (the `bench` extra).
+# The same, with Clarifai's official SDK installed for reference rows (the `sdk` extra).
 bench-sdk: $(DEV)
-	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m pip install --quiet -e '.[sdk]'
 	GRPC_VERBOSITY=ERROR $(PY) bench/run.py
 
 goldens: $(DEV)

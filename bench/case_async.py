@@ -1,4 +1,5 @@
-"""Async throughput: ``AsyncWorkflowClient.predict`` against a raw ``grpc.aio`` call and its floor,
+"""Async throughput: ``AsyncWorkflowClient.predict`` with every field read, against a raw
+``grpc.aio`` call and against its floor (the raw call and the same reads on the protobuf),
 both on one event loop, at 1, 16 and 64 concurrent workers."""
 
 from __future__ import annotations
@@ -8,8 +9,9 @@ import time
 from typing import Any, Callable
 
 import grpc.aio
-from common import METADATA, PAT, Context, Row, Scale, ratio, raw_method
+from common import METADATA, PAT, Context, Row, Scale, awarmed, ratio, raw_method
 from floor import read_all
+from reads import every_field
 from workload import URL, request
 
 from clarifai_workflow_predict import AsyncWorkflowClient
@@ -36,13 +38,17 @@ async def _rows(target: str, scale: Scale) -> list[Row]:
     raw = raw_method(channel)
     one = request(1)
     async with AsyncWorkflowClient(PAT, target=target, insecure=True) as client:
+        await awarmed(client)
 
         async def floor() -> None:
             read_all((await raw(one, timeout=30, metadata=METADATA)).results)
 
+        async def ours() -> None:
+            every_field(await client.predict("General", URL))
+
         calls = {
             "raw": lambda: raw(one, timeout=30, metadata=METADATA),
-            "ours": lambda: client.predict("General", URL),
+            "ours": ours,
             "floor": floor,
         }
         for concurrency in (1, 16, 64):

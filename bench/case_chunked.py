@@ -8,7 +8,19 @@ import subprocess
 import sys
 
 import grpc
-from common import ENV, LATENCY, METADATA, PAT, Context, Row, alternate, compared, ms, raw_method
+from common import (
+    ENV,
+    LATENCY,
+    METADATA,
+    PAT,
+    Context,
+    Row,
+    alternate,
+    compared,
+    ms,
+    raw_method,
+    warmed,
+)
 from workload import URL, request
 
 from clarifai_workflow_predict import WorkflowClient
@@ -25,7 +37,7 @@ def _chunked(ctx: Context) -> list[Row]:
     raw = raw_method(channel)
     many, urls = request(32), [URL] * 320
     clients = {
-        c: WorkflowClient(PAT, target=server.target, insecure=True, max_concurrency=c)
+        c: warmed(WorkflowClient(PAT, target=server.target, insecure=True, max_concurrency=c))
         for c in (1, 4, 8)
     }
     sides = {"trip": lambda: raw(many, timeout=30, metadata=METADATA + LATENCY)}

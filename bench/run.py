@@ -27,13 +27,17 @@ from common import FULL, QUICK, ROOT, TARGETS, Context, Row, Scale  # noqa: E402
 
 #: The cases, in the order they run and report.
 CASES = (
+    "pacing",
     "bulk_rate",
+    "ray",
     "cold_start",
     "sync",
-    "tail",
+    "typical",
     "conversion",
+    "fastapi",
     "async",
     "chunked",
+    "bulk_memory",
     "sdk",
     "import",
 )

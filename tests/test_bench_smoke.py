@@ -20,8 +20,10 @@ def test_quick_bench_reports_every_section() -> None:
     )
     assert out.returncode == 0, out.stderr
     for section in (
-        "bulk, emulator limited to 20 requests/s, 1 process",
-        "bulk, emulator limited to 20 requests/s, 4 processes sharing one PAT",
+        "pacing, simulated: processes sharing one PAT's limit",
+        "bulk, emulator limited to 10 requests/s, 1 process",
+        "bulk, emulator limited to 10 requests/s, 4 processes sharing one PAT",
+        "Ray Data recipe, 4 workers sharing one PAT, emulator limited to 15 requests/s",
         "cold start of 1 s (`cold_start`)",
         "sync calls vs a raw stub call",
         "tail latency, no gc.freeze()",
@@ -29,6 +31,10 @@ def test_quick_bench_reports_every_section() -> None:
         "async calls vs a raw grpc.aio call",
         "import, fresh processes",
         "320 inputs, 50 ms server latency",
+        "typical read: 32 inputs, the top concept of each output",
+        "what a 32-input prediction holds",
+        "FastAPI service, 30 ms server latency, 16 concurrent clients",
+        "bulk --dedupe at scale",
     ):
         assert f"| {section} |" in out.stdout
     assert "Targets met:" in out.stdout
