@@ -20,15 +20,17 @@ URLS = [f"https://example.com/{i}.jpg" for i in range(40)]
 
 def test_200_open_close_cycles_of_each_client_leak_nothing(reliability: Any) -> None:
     with LocalWorkflowServer() as server:
-
+        # Unpaced: a new client's slow start would hold each cycle's second request back.
         def sync_cycle() -> None:
-            with WorkflowClient(target=server.target, insecure=True, batch_size=20) as client:
+            with WorkflowClient(
+                target=server.target, insecure=True, batch_size=20, rate_limit=None
+            ) as client:
                 assert len(client.predict("General", URLS)) == 40  # two requests: the pool runs
 
         async def async_cycles(count: int) -> None:
             for _ in range(count):
                 async with AsyncWorkflowClient(
-                    target=server.target, insecure=True, batch_size=20
+                    target=server.target, insecure=True, batch_size=20, rate_limit=None
                 ) as client:
                     assert len(await client.predict("General", URLS)) == 40
 
