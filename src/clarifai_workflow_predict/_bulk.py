@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import _dedupe
+from ._request import KEPT_BACK
 from .errors import SUCCESS, ClarifaiError, InputError, TransportError
 from .inputs import Input, from_source
 from .models import Usage, WorkflowResult, as_json, load, usage
@@ -442,8 +443,9 @@ class Job:
 
     def values(self) -> Iterator[Any]:
         """The inputs to send, lazily, each queued in ``pending`` in the order ``predict_iter``
-        answers them (a duplicate, with ``dedupe``, is queued but not sent). Ends early when
-        the next input would take the run past its budget."""
+        answers them (a duplicate, with ``dedupe``, is queued and ``KEPT_BACK`` in its place,
+        so the stream goes on answering while a long run of duplicates is read). Ends early
+        when the next input would take the run past its budget."""
         sample_ms = self.settings.get("sample_ms")
         for index, input_id, source in read_inputs(self.inputs):
             if self._kept(index):
@@ -453,6 +455,7 @@ class Job:
                 first = self._first.setdefault(_dedupe.key(value.proto), index)
                 if first != index:
                     self.pending.append((index, input_id, source, first, 0))
+                    yield KEPT_BACK
                     continue
             cost = 0
             if self.budget is not None:
@@ -467,9 +470,12 @@ class Job:
     def add(self, result: WorkflowResult) -> None:
         """The next result, in input order: its line joins the batch, written when full. A
         result whose request failed at the transport level is held back until the target
-        answers again; ``STOP_AFTER_FAILED_REQUESTS`` such requests in a row raise the error."""
-        self._copies()
-        index, input_id, source, _, reserved = self.pending.popleft()
+        answers again; ``STOP_AFTER_FAILED_REQUESTS`` such requests in a row raise the error.
+        The result of a duplicate kept back stands for a copy of its first input's line."""
+        index, input_id, source, first, reserved = self.pending.popleft()
+        if first >= 0:
+            self._copy(index, input_id, source, first)
+            return
         used = usage((result.raw,))
         self._reserved -= reserved
         self._spent += used.operations
@@ -491,7 +497,6 @@ class Job:
         self._batch += self._unsure
         self._unsure.clear()
         self._hold(entry, self._batch)
-        self._copies()
         if len(self._batch) >= self.batch_size:
             self.commit()
 
@@ -500,21 +505,20 @@ class Job:
         if self.dedupe:
             self._held[entry.index] = entry
 
-    def _copies(self) -> None:
-        """Write, in their turn, the duplicates whose first input has its line: its line under
-        their own index, id and source, with the same fate (held back with it, if it is)."""
-        pending = self.pending
-        while pending and pending[0][3] >= 0:
-            index, input_id, source, first, _ = pending.popleft()
-            held = self._held.get(first)
-            if held is not None:
-                line, name = held.line, held.status
-                into = self._unsure if any(e is held for e in self._unsure) else self._batch
-            else:  # written already: read it back
-                line = self._read(first)
-                name, into = _head(line).status, self._batch
-            copy = _Entry(index, _copied(line, index, input_id, source), name, Usage())
-            self._hold(copy, into)
+    def _copy(self, index: int, input_id: str | None, source: str, first: int) -> None:
+        """The line of a duplicate: its first input's line (answered before it, as results
+        come in input order) under its own index, id and source, with the same fate (held back
+        with it, if it is)."""
+        held = self._held.get(first)
+        if held is not None:
+            line, name = held.line, held.status
+            into = self._unsure if any(e is held for e in self._unsure) else self._batch
+        else:  # written already: read it back
+            line = self._read(first)
+            name, into = _head(line).status, self._batch
+        self._hold(_Entry(index, _copied(line, index, input_id, source), name, Usage()), into)
+        if len(self._batch) >= self.batch_size:
+            self.commit()
 
     def _read(self, index: int) -> bytes:
         offset, length = self._where[2 * index], self._where[2 * index + 1]
@@ -523,7 +527,6 @@ class Job:
     def finish(self) -> None:
         """Write what is left at the end of the inputs; raises the transport error when every
         request of the run failed at the transport level (nothing was answered)."""
-        self._copies()
         if self._unsure and not self._answered and self._last_error is not None:
             raise self._last_error
         self._batch += self._unsure

@@ -268,9 +268,18 @@ def _stream(values: Iterator[Any], batch_size: int) -> Iterator[list[Any]]:
     return _chunked(_items(values), batch_size)
 
 
+#: What ``bulk`` puts in a stream in place of a duplicate it does not send: it rides along as a
+#: bad value's ``InputError`` does, so a long run of duplicates is read in bounded chunks, and
+#: the failed result it gets stands for a copy of the first input's line.
+KEPT_BACK = InputError("a duplicate of an earlier input, kept back", param="inputs")
+
+
 def _items(values: Iterator[Any]) -> Iterator[tuple[Any, int]]:
     """Each value as ``(input, size)``, or ``(its InputError, 0)`` when it is not one."""
     for index, value in enumerate(values):
+        if value is KEPT_BACK:
+            yield value, 0
+            continue
         try:
             yield _item(value, index)
         except InputError as error:
@@ -279,12 +288,16 @@ def _items(values: Iterator[Any]) -> Iterator[tuple[Any, int]]:
 
 def _chunked(items: Iterable[tuple[Any, int]], batch_size: int) -> Iterator[list[Any]]:
     """``items`` in chunks of at most ``batch_size`` inputs within the request size limit;
-    ``InputError`` items ride along in their place and count for neither."""
+    ``InputError`` items ride along in their place and count for neither, but a chunk holds at
+    most ``batch_size`` of them, so a long run of them is handed on in bounded chunks."""
     chunk: list[Any] = []
     count = total = 0  # inputs in the chunk, and their size
     for item, size in items:
         if isinstance(item, InputError):
             chunk.append(item)
+            if len(chunk) - count >= batch_size:
+                yield chunk
+                chunk, count, total = [], 0, 0
             continue
         if count == batch_size or total + size > _LIMIT:
             yield chunk

@@ -145,6 +145,28 @@ def test_bulk_dedupe_writes_a_line_per_input_sending_each_distinct_once(
     assert summary.written == 50 and summary.usage.operations == 2 * 20
 
 
+def test_bulk_dedupe_writes_a_long_run_of_duplicates_as_it_reads_them(
+    harness: Harness, server: Any, tmp_path: Path
+) -> None:
+    # Each duplicate gets its line in its turn, a batch at a time: none waits for the end of
+    # the inputs (or for a request to send), so a million duplicates hold no more than eight.
+    sources = [*urls(8), *urls(8) * 50]
+    written: list[int] = []
+    with client(harness, server, batch_size=8) as c:
+        summary = harness.run(
+            c.real.bulk(
+                "General",
+                sources,
+                tmp_path / "d.jsonl",
+                dedupe=True,
+                progress=lambda s: written.append(s.written),
+            )
+        )
+    assert summary.written == len(sources) == written[-1]
+    steps = [b - a for a, b in zip([0, *written], written)]
+    assert max(steps) <= 8, steps
+
+
 def test_a_budget_stops_at_or_under_it_and_a_rerun_with_more_finishes(
     harness: Harness, server: Any, tmp_path: Path
 ) -> None:

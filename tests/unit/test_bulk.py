@@ -14,6 +14,8 @@ from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 
 from clarifai_workflow_predict import InputError, TransportError
 from clarifai_workflow_predict._bulk import Job, JobMismatch, read_inputs, settings
+from clarifai_workflow_predict._request import KEPT_BACK
+from clarifai_workflow_predict._stream import _rejected
 from clarifai_workflow_predict.models import failed_results, results
 
 SETTINGS = settings("General", "u", "a", None, None, None)
@@ -33,15 +35,20 @@ def answer(index: int, status: int = status_code_pb2.SUCCESS) -> Any:
 
 def run(job: Job, make: Any = answer, in_flight: int = 1) -> list[dict[str, Any]]:
     """Drive ``job`` as a client does, answering every input it sends with ``make``, up to
-    ``in_flight`` of them sent before the oldest is answered."""
+    ``in_flight`` of them sent before the oldest is answered; a duplicate it keeps back gets
+    the failed result the stream gives it."""
     job.prepare()
-    flying: list[int] = []
-    for _ in job.values():
-        flying.append(job.pending[-1][0])
+    flying: list[tuple[int, bool]] = []
+
+    def answered(index: int, kept: bool) -> Any:
+        return _rejected(KEPT_BACK) if kept else make(index)
+
+    for value in job.values():
+        flying.append((job.pending[-1][0], value is KEPT_BACK))
         if len(flying) == in_flight:
-            job.add(make(flying.pop(0)))
-    for index in flying:
-        job.add(make(index))
+            job.add(answered(*flying.pop(0)))
+    for index, kept in flying:
+        job.add(answered(index, kept))
     job.finish()
     job.close()
     return [json.loads(line) for line in job.out.read_text().splitlines()]

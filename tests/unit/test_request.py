@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2
 
-from clarifai_workflow_predict import InputError, compute
+from clarifai_workflow_predict import InputError, _request, compute
 from clarifai_workflow_predict._request import request_fields, user_app_id, workflow_target
 
 URL = "https://clarifai.com/clarifai/main/workflows/General"
@@ -94,3 +94,14 @@ def test_request_fields_are_validated_and_selectors_get_the_owner() -> None:
     with pytest.raises(InputError) as caught:
         request_fields("", owner=None)
     assert caught.value.param == "workflow_id"
+
+
+def test_a_long_run_of_values_that_are_not_inputs_is_read_in_bounded_chunks() -> None:
+    values = ["https://a.b/0.jpg", *[42] * 100, "https://a.b/1.jpg"]
+    chunks = list(_request.stream(iter(values), 4))
+    assert [item for chunk in chunks for item in chunk if isinstance(item, str)] == [
+        "https://a.b/0.jpg",
+        "https://a.b/1.jpg",
+    ]
+    assert sum(len(chunk) for chunk in chunks) == 102
+    assert all(sum(isinstance(i, InputError) for i in chunk) <= 4 for chunk in chunks)
