@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime
 DEV := $(VENV)/.dev
 
-.PHONY: test lint demo bench bench-sdk soak goldens clean
+.PHONY: test test-sdk lint demo bench bench-sdk soak goldens clean
 
 $(RUNTIME): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ demo: $(RUNTIME)
 
 bench: $(DEV)
 	GRPC_VERBOSITY=ERROR $(PY) bench/run.py
+
+# Clarifai's official SDK against `serve`, as the README's SDK example (the `sdk` extra; not in
+# `make test`, whose install it would double).
+test-sdk: $(DEV)
+	$(PY) -m pip install --quiet -e '.[sdk]'
+	$(PY) -m pytest -q -m sdk
 
 # The same, with Clarifai's official SDK installed for reference rows (the `sdk` extra).
 bench-sdk: $(DEV)
