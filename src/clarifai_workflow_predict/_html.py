@@ -54,7 +54,11 @@ h3.input-title { font-size: 17px; margin: 0 0 12px; display: flex; flex-wrap: wr
   padding-right: 12px; } }
 .picture { position: relative; margin: 0; line-height: 0; border-radius: 6px; overflow: hidden;
            background: #e9ecf2; }
-.picture > img { display: block; width: 100%; height: auto; }
+.picture > img:not(.mask) { position: relative; display: block; width: 100%; height: auto;
+                            min-height: 96px; }
+.unloaded { position: absolute; left: 0; top: 0; right: 0; bottom: 0; display: flex;
+            align-items: center; justify-content: center; padding: 12px; text-align: center;
+            color: var(--muted); line-height: 1.4; font-size: 13px; word-break: break-all; }
 .overlay { position: absolute; left: 0; top: 0; width: 100%; height: 100%; overflow: visible; }
 .overlay rect { fill: none; stroke-width: 3; }
 .overlay polygon { fill-opacity: 0.18; stroke-width: 2; vector-effect: non-scaling-stroke; }
@@ -185,7 +189,17 @@ def _view(data: Any, colored: list[tuple[str, ModelOutput]]) -> str:
     if not src:
         return '<figure class="picture"><div class="no-picture">no preview</div></figure>'
     layers = "".join(_overlay(n, color, output) for n, (color, output) in enumerate(colored))
-    return f'<figure class="picture"><img src="{escape(src)}" alt="input image">{layers}</figure>'
+    # Behind a linked picture, covered once it loads: what shows when it cannot (offline, an
+    # expired link); the picture keeps a height, so it never collapses under the boxes.
+    note = (
+        ""
+        if src.startswith("data:")
+        else f'<span class="unloaded">picture not loaded: {escape(src)}</span>'
+    )
+    return (
+        f'<figure class="picture">{note}<img src="{escape(src)}" alt="input image">'
+        f"{layers}</figure>"
+    )
 
 
 def _pct(value: float) -> str:

@@ -214,3 +214,34 @@ def test_screenshot_is_not_blank_on_a_laptop_and_a_phone(report: Path, tmp_path:
         assert background < 0.9, name
     if os.environ.get("REPORT_SCREENSHOT"):
         shutil.copy(tmp_path / "laptop.png", os.environ["REPORT_SCREENSHOT"])
+
+
+UNLOADED = """
+<script>
+const figure = document.querySelector("figure.picture");
+const note = figure.querySelector(".unloaded");
+const img = figure.querySelector(":scope > img");
+const pre = document.createElement("pre");
+pre.id = "measured";
+pre.textContent = JSON.stringify({figure: figure.getBoundingClientRect().height,
+  loaded: img.naturalWidth > 0, note: note.textContent, noteHeight: note.getBoundingClientRect().height,
+  boxes: figure.querySelectorAll("svg rect").length});
+document.body.appendChild(pre);
+</script>
+"""
+
+
+def test_a_linked_picture_that_cannot_load_keeps_its_place_and_says_so(tmp_path: Path) -> None:
+    from clarifai_workflow_predict.testing import LocalWorkflowServer
+
+    url = "http://127.0.0.1:9/expired.jpg"  # nothing listens on the discard port
+    page = tmp_path / "report.html"
+    with LocalWorkflowServer() as server:
+        where = ["--target", server.target, "--insecure"]
+        assert main(["predict", "Detection", url, "--html", str(page), *where]) == 0
+    page.write_text(page.read_text().replace("</body>", UNLOADED + "</body>"))
+    dom = chromium("--window-size=1280,900", "--dump-dom", page.as_uri()).stdout
+    got = json.loads(re.search(r'<pre id="measured">(.*?)</pre>', dom, re.S)[1])  # type: ignore[index]
+    assert not got["loaded"] and got["boxes"] > 0
+    assert got["figure"] >= 96 and got["noteHeight"] >= 96  # not a 16 px strip
+    assert got["note"] == f"picture not loaded: {url}"
