@@ -141,7 +141,7 @@ class BaseClient:
             self._conn = self._connect(self._drop_in_method(channel, stub))
         else:
             self.target = _channel.resolve_target(target)
-            if pat is None and not _channel.is_loopback(_channel.host_of(self.target)):
+            if pat is None and not _channel.is_local(self.target):
                 raise InputError(
                     f"no PAT for {self.target}: set CLARIFAI_PAT to a personal access token "
                     "(or pass pat=); only loopback targets, such as the local emulator, work "

@@ -30,6 +30,7 @@ __all__ = [
     "channel_options",
     "check_plaintext",
     "credentials",
+    "is_local",
     "is_loopback",
     "resolve_target",
 ]
@@ -144,17 +145,17 @@ def _with_port(target: str, port: str) -> str:
     return target
 
 
-def host_of(target: str) -> str:
-    """The host part of a resolved target (``unix:`` sockets give ``"localhost"``)."""
+def hosts_of(target: str) -> list[str]:
+    """Every host a resolved target names: one, or each of an ``ipv4:``/``ipv6:`` address list,
+    which gRPC tries in turn (``unix:`` sockets give ``"localhost"``)."""
     if target.startswith("unix:"):
-        return "localhost"
+        return ["localhost"]
+    addresses = [target]
     for scheme in ("dns:///", "dns:", "ipv4:", "ipv6:"):
         if target.startswith(scheme):
-            target = target[len(scheme) :].split(",", 1)[0]
+            addresses = target[len(scheme) :].split(",")
             break
-    if target.startswith("["):
-        return target[1 : target.index("]")]
-    return target.rsplit(":", 1)[0]
+    return [a[1 : a.index("]")] if a.startswith("[") else a.rsplit(":", 1)[0] for a in addresses]
 
 
 def is_loopback(host: str) -> bool:
@@ -169,9 +170,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def is_local(target: str) -> bool:
+    """True when every host ``target`` names is loopback: gRPC may fail over to any of them."""
+    return all(is_loopback(host) for host in hosts_of(target))
+
+
 def check_plaintext(target: str, pat: str | None, allowed: bool) -> None:
     """Refuse to send a PAT in plaintext to a host that is not loopback, unless ``allowed``."""
-    if pat and not allowed and not is_loopback(host_of(target)):
+    if pat and not allowed and not is_local(target):
         raise InputError(
             f"insecure=True would send the PAT in plaintext to {target!r}, which is not a "
             "loopback address; use TLS, or pass allow_insecure_pat=True if the network "

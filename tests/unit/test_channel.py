@@ -10,7 +10,8 @@ from clarifai_workflow_predict._channel import (
     CHANNEL_OPTIONS,
     channel_options,
     check_plaintext,
-    host_of,
+    hosts_of,
+    is_local,
     is_loopback,
     resolve_target,
 )
@@ -64,29 +65,35 @@ def test_bad_targets_are_input_errors(bad: object) -> None:
 
 
 @pytest.mark.parametrize(
-    ("target", "host", "loopback"),
+    ("target", "hosts", "local"),
     [
-        ("127.0.0.1:1", "127.0.0.1", True),
-        ("127.9.9.9:1", "127.9.9.9", True),
-        ("localhost:1", "localhost", True),
-        ("[::1]:1", "::1", True),
-        ("unix:/tmp/s", "localhost", True),
-        ("10.0.0.1:1", "10.0.0.1", False),
-        ("example.com:443", "example.com", False),
-        ("dns:///example.com:443", "example.com", False),
+        ("127.0.0.1:1", ["127.0.0.1"], True),
+        ("127.9.9.9:1", ["127.9.9.9"], True),
+        ("localhost:1", ["localhost"], True),
+        ("[::1]:1", ["::1"], True),
+        ("unix:/tmp/s", ["localhost"], True),
+        ("ipv4:127.0.0.1:1,127.0.0.2:1", ["127.0.0.1", "127.0.0.2"], True),
+        ("10.0.0.1:1", ["10.0.0.1"], False),
+        ("example.com:443", ["example.com"], False),
+        ("dns:///example.com:443", ["example.com"], False),
+        # gRPC fails over along an address list: one remote address makes it remote.
+        ("ipv4:127.0.0.1:1,10.0.0.5:1", ["127.0.0.1", "10.0.0.5"], False),
+        ("ipv6:[::1]:1,[2001:db8::1]:1", ["::1", "2001:db8::1"], False),
     ],
 )
-def test_hosts_and_loopback(target: str, host: str, loopback: bool) -> None:
-    assert host_of(target) == host and is_loopback(host) is loopback
+def test_hosts_and_loopback(target: str, hosts: list[str], local: bool) -> None:
+    assert hosts_of(target) == hosts and is_local(target) is local
+    assert all(is_loopback(h) for h in hosts) is local
 
 
 def test_a_pat_goes_in_plaintext_only_to_loopback_or_when_allowed() -> None:
     check_plaintext("127.0.0.1:1", "pat", False)
     check_plaintext("example.com:1", None, False)  # no PAT, nothing to leak
     check_plaintext("example.com:1", "pat", True)
-    with pytest.raises(InputError) as caught:
-        check_plaintext("example.com:1", "pat", False)
-    assert caught.value.param == "insecure" and "pat" not in str(caught.value).split()
+    for remote in ("example.com:1", "ipv4:127.0.0.1:1,10.0.0.5:1"):
+        with pytest.raises(InputError) as caught:
+            check_plaintext(remote, "pat", False)
+        assert caught.value.param == "insecure" and "pat" not in str(caught.value).split()
 
 
 def test_channel_options_merge_over_the_defaults() -> None:
