@@ -129,7 +129,14 @@ def resolve_target(target: str | None) -> str:
     if target.startswith(("unix:", "dns:", "ipv4:", "ipv6:")):
         return target
     if target.startswith("["):  # [v6]:port or [v6]
-        return _with_port(target, target.partition("]:")[2]) if "]:" in target else target + ":443"
+        if "]:" in target:
+            return _with_port(target, target.partition("]:")[2])
+        if not target.endswith("]"):
+            raise InputError(
+                f"target {target!r}: an IPv6 address in brackets is '[addr]' or '[addr]:port'",
+                param="target",
+            )
+        return target + ":443"
     if target.count(":") > 1:  # a bare IPv6 address
         return f"[{target}]:443"
     return _with_port(target, target.rpartition(":")[2]) if ":" in target else target + ":443"

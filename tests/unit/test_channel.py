@@ -56,6 +56,7 @@ def test_the_target_falls_back_to_the_environment_then_the_api(
         "example.com:65536",
         "[::1]:x",
         "host:\u0661\u0662",  # Arabic-Indic digits: isdigit, but no port
+        "[::1]x",
     ],
 )
 def test_bad_targets_are_input_errors(bad: object) -> None:
