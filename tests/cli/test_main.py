@@ -318,3 +318,15 @@ def test_the_entry_point_and_python_m_run_main() -> None:
     for command in ([str(script)], [sys.executable, "-m", "clarifai_workflow_predict"]):
         done = subprocess.run([*command, "--version"], capture_output=True, text=True)
         assert done.returncode == 0 and done.stdout.startswith("clarifai-workflow-predict ")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["demo", "--pat", "secret-in-the-wrong-place"],  # demo takes no PAT
+        ["demo", "--json", "--pat=secret-in-the-wrong-place"],
+    ],
+)
+def test_usage_errors_never_quote_a_pat(run: Run, argv: list[str]) -> None:
+    code, _, err = run(*argv)
+    assert code == 2 and "error:" in err and "secret-in-the-wrong-place" not in err, err

@@ -14,10 +14,11 @@ interrupted (Ctrl-C).
 # then ends the command with 130, not with a traceback from inside an import.
 from __future__ import annotations
 
+import io
 import os
 import signal
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 if TYPE_CHECKING:
@@ -118,19 +119,32 @@ def parse(argv: list[str]) -> argparse.Namespace | int:
     # The command is the first word that is not an option; everything after it belongs to the
     # command, whose options may come before, between or after its positional arguments.
     at = next((i for i, arg in enumerate(argv) if not arg.startswith("-")), len(argv))
+    said = io.StringIO()  # argparse's own words, which may quote a PAT given where none goes
     try:
-        top = parser.parse_args(argv[:at])
-        if at == len(argv):
-            parser.print_help(sys.stderr)
-            return EXIT_USAGE
-        command = commands.get(argv[at])
-        if command is None:
-            parser.error(f"unknown command {argv[at]!r} (choose from {', '.join(commands)})")
-        args = command.parse_intermixed_args(argv[at + 1 :])
+        with redirect_stderr(said):
+            top = parser.parse_args(argv[:at])
+            if at == len(argv):
+                parser.print_help(sys.stderr)
+                return EXIT_USAGE
+            command = commands.get(argv[at])
+            if command is None:
+                parser.error(f"unknown command {argv[at]!r} (choose from {', '.join(commands)})")
+            args = command.parse_intermixed_args(argv[at + 1 :])
     except SystemExit as exc:  # argparse has printed the help or the usage error
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    finally:
+        text = said.getvalue()
+        for secret in _pats(argv):
+            text = text.replace(secret, "***")
+        sys.stderr.write(text)
     args.debug = args.debug or top.debug
     return args
+
+
+def _pats(argv: list[str]) -> list[str]:
+    """The values given to ``--pat`` (as ``--pat X`` or ``--pat=X``) in ``argv``."""
+    found = [value for flag, value in zip(argv[:-1], argv[1:], strict=True) if flag == "--pat"]
+    return [v for v in found + [a[len("--pat=") :] for a in argv if a.startswith("--pat=")] if v]
 
 
 def parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
