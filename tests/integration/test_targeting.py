@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
@@ -29,6 +27,7 @@ from clarifai_workflow_predict import (
 )
 from clarifai_workflow_predict.testing import LocalWorkflowServer
 
+from ..cli.shell import finished
 from ..clients import Harness
 from ..conftest import PAT
 
@@ -257,26 +256,17 @@ def test_a_url_agreeing_with_the_explicit_ids_is_accepted(harness: Harness, emul
 # --- the command line ----------------------------------------------------------------------
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "clarifai_workflow_predict", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_cli_predict_takes_a_url_parts_and_sample_ms(emulator: Any) -> None:
     where = ("--target", emulator.target, "--insecure")
     before = len(emulator.requests)
-    done = cli("predict", URL.removesuffix("/versions/v7"), "--parts", IMAGE, "--text",
+    done = finished("predict", URL.removesuffix("/versions/v7"), "--parts", IMAGE, "--text",
                "What is here?", "--json", *where)  # fmt: skip
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)["results"][0]["outputs"][0]["text"]
     assert answer.startswith(f"Received 2 parts: text 'What is here?'; image {IMAGE}. ")
     request = emulator.requests[before]
     assert (request.workflow_id, request.user_app_id.user_id) == ("Multimodal", "clarifai")
-    sampled = cli("predict", "General", VIDEO, "--sample-ms", "1500", "--json", *where)
+    sampled = finished("predict", "General", VIDEO, "--sample-ms", "1500", "--json", *where)
     assert sampled.returncode == 0, sampled.stderr
     assert emulator.requests[-1].inputs[0].settings.sample_rate_ms == 1500
     for bad, message in (
@@ -285,7 +275,7 @@ def test_cli_predict_takes_a_url_parts_and_sample_ms(emulator: Any) -> None:
         (("https://clarifai.com/clarifai/main/models/m", IMAGE), "a model URL"),
         (("Multimodal", "--parts", VIDEO, "--sample-ms", "100"), "part of a --parts input"),
     ):
-        refused = cli("predict", *bad, *where)
+        refused = finished("predict", *bad, *where)
         assert refused.returncode == 2 and message in refused.stderr, refused.stderr
     assert len(emulator.requests) == before + 2
 
@@ -298,14 +288,14 @@ def test_cli_bulk_takes_a_url_and_sample_ms_and_resumes_only_the_same_job(
     out = tmp_path / "out.jsonl"
     where = ("--target", emulator.target, "--insecure", "--no-progress")
     general = "https://clarifai.com/clarifai/main/workflows/General"
-    done = cli("bulk", general, str(inputs), "--out", str(out), "--sample-ms", "600", *where)
+    done = finished("bulk", general, str(inputs), "--out", str(out), "--sample-ms", "600", *where)
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["job"]["sample_ms"] for line in lines] == [600, 600]
     assert lines[0]["job"]["user_id"] == "clarifai" and lines[0]["job"]["workflow_id"] == "General"
     frames = lines[0]["outputs"][0]["frames"]
     assert [f["time_ms"] for f in frames] == [0, 600, 1200, 1800, 2400]
-    other = cli("bulk", general, str(inputs), "--out", str(out), "--sample-ms", "700", *where)
+    other = finished("bulk", general, str(inputs), "--out", str(out), "--sample-ms", "700", *where)
     assert (
         other.returncode == 2
         and "--sample-ms: " in other.stderr
